@@ -1,0 +1,21 @@
+from allauth.account.adapter import DefaultAccountAdapter
+from django.utils import translation
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    """Send allauth's e-mails in the recipient's own language."""
+
+    def send_mail(self, template_prefix, email, context):
+        user = context.get("user")
+        language = getattr(user, "language", None) or translation.get_language()
+        with translation.override(language):
+            return super().send_mail(template_prefix, email, context)
+
+    def get_login_redirect_url(self, request):
+        """Someone who signed up from an invitation link lands back on the invitation."""
+        token = request.session.get("groups.invitation_token")
+        if token:
+            from django.urls import reverse
+
+            return reverse("groups:invitation", kwargs={"token": token})
+        return super().get_login_redirect_url(request)

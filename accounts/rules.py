@@ -1,0 +1,73 @@
+"""Who may do what with accounts, and who counts as secretariat: one place.
+
+Group roles (member, coordinator) live in ``groups/rules.py``; this module
+holds the site-wide roles they build on.
+"""
+
+from functools import wraps
+
+import rules
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+
+
+@rules.predicate
+def is_secretariat(user) -> bool:
+    """Staff of the confederation: members of the Secretariat Django group."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    cached = getattr(user, "_is_secretariat", None)
+    if cached is None:
+        cached = user.is_superuser or user.groups.filter(name=settings.SECRETARIAT_GROUP).exists()
+        user._is_secretariat = cached
+    return cached
+
+
+@rules.predicate
+def has_mfa(user) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+@rules.predicate
+def is_self(user, other) -> bool:
+    return getattr(user, "is_authenticated", False) and other is not None and user.pk == other.pk
+
+
+@rules.predicate
+def is_listed_in_directory(user, other) -> bool:
+    return other is not None and other.is_active and other.directory_visible
+
+
+rules.add_perm("accounts.use_secretariat", is_secretariat & has_mfa)
+rules.add_perm("accounts.view_profile", is_self | is_listed_in_directory | is_secretariat)
+rules.add_perm("accounts.change_profile", is_self)
+rules.add_perm("accounts.view_directory", rules.is_authenticated)
+
+
+def secretariat_required(view_func):
+    """Let only secretariat staff with MFA enrolled through.
+
+    Everyone else gets 403; secretariat staff without a TOTP authenticator are
+    sent to enrol one first, as the security baseline requires.
+    """
+
+    @wraps(view_func)
+    def wrapper(request, *args, **kwargs):
+        user = request.user
+        if not is_secretariat(user):
+            raise PermissionDenied
+        if not has_mfa(user):
+            messages.warning(
+                request,
+                _("Secretariat functions need two-factor authentication. Set it up to continue."),
+            )
+            return redirect("mfa_activate_totp")
+        return view_func(request, *args, **kwargs)
+
+    return wrapper

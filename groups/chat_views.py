@@ -1,0 +1,247 @@
+"""The chat room's HTTP side: the page, older pages of history, a form fallback, exports.
+
+The live part is the WebSocket consumer (``groups/consumers.py``); both call
+``groups/chat.py``. The page works without JavaScript: it shows the latest
+messages (and older ones with ``?before=n``) and posts through a plain form.
+"""
+
+import csv
+from datetime import UTC
+
+from django.contrib import messages
+from django.http import JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.rules import secretariat_required
+
+from . import chat, selectors
+from .views import _context, _group
+
+
+def _int(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 else None
+
+
+def _texts() -> dict:
+    """Every sentence chat.js shows, translated here so that the script holds none."""
+    return {
+        "connecting": _("Connecting…"),
+        "live": _("Live"),
+        "reconnecting": _("Reconnecting…"),
+        "closed_archived": _("This group has been archived: its chat is read-only."),
+        "closed_membership": _("You are no longer a member of this group: the chat is closed."),
+        "closed_session": _("Your session has ended. Sign in again to chat."),
+        "closed_flooding": _(
+            "Too many messages at once: the chat disconnected. Reload the page to reconnect."
+        ),
+        "edited": _("edited"),
+        "edited_at": _("Edited %(time)s"),
+        "deleted": _("This message was deleted."),
+        "removed": _("This message was removed by a coordinator."),
+        "former_member": _("Former member"),
+        "you": _("you"),
+        "reply": _("Reply"),
+        "edit": _("Edit"),
+        "delete": _("Delete"),
+        "save": _("Save"),
+        "cancel": _("Cancel"),
+        "confirm_delete": _("Delete this message? This cannot be undone."),
+        "replying_to": _("Replying to %(name)s"),
+        "reply_to": _("In reply to %(name)s"),
+        "quoted_deleted": _("a deleted message"),
+        "typing_one": _("%(name)s is typing…"),
+        "typing_two": _("%(first)s and %(second)s are typing…"),
+        "typing_many": _("Several people are typing…"),
+        "load_earlier": _("Load earlier messages"),
+        "loading": _("Loading…"),
+        "beginning": _("This is the beginning of the chat."),
+        "history_failed": _("Earlier messages could not be loaded. Try again."),
+        "sending": _("Sending…"),
+        "queued": _("Waiting for the connection…"),
+        "nobody_online": _("Nobody is online."),
+        "edit_label": _("Edit your message"),
+        "mention_label": _("Mention a member"),
+        "jump": _("Show the quoted message"),
+        "empty": _("No messages yet. Say hello!"),
+    }
+
+
+@require_GET
+def chat_room(request, slug: str):
+    group = _group(request, slug)
+    before = _int(request.GET.get("before"))
+    page, has_more = chat.chat_history(group=group, before_seq=before)
+    latest = chat.chat_latest_seq(group)
+    if before is None and latest:
+        chat.chat_mark_read(user=request.user, group=group, seq=latest)
+    user = request.user
+    config = {
+        "ws_path": f"/ws/groups/{group.slug}/chat/",
+        "history_url": reverse("groups:chat_history", kwargs={"slug": group.slug}),
+        "live": not group.is_archived and before is None,
+        "user_id": user.pk,
+        "timezone": getattr(user, "timezone", "") or timezone.get_current_timezone_name(),
+        "language": request.LANGUAGE_CODE,
+        "can_post": user.has_perm("groups.contribute", group),
+        "can_moderate": user.has_perm("groups.manage_members", group),
+        "max_length": chat.max_length(),
+        "has_more": has_more,
+        "now": timezone.now().isoformat(),
+        "texts": _texts(),
+    }
+    members = [
+        {"id": m.user.pk, "name": m.user.full_name or m.user.email}
+        for m in selectors.members_of(group)
+    ]
+    return render(
+        request,
+        "groups/chat.html",
+        _context(
+            request,
+            group,
+            "chat",
+            chat_messages=page,
+            has_more=has_more,
+            before=before,
+            chat_config=config,
+            chat_initial=[chat.message_payload(m) for m in page],
+            chat_members=members,
+            max_length=chat.max_length(),
+        ),
+    )
+
+
+@require_GET
+def chat_history(request, slug: str):
+    """A page of messages as JSON: ``?before=n`` (scrolling up) or ``?after=n`` (catching up)."""
+    group = _group(request, slug)
+    page, has_more = chat.chat_history(
+        group=group,
+        before_seq=_int(request.GET.get("before")),
+        after_seq=_int(request.GET.get("after")),
+        limit=_int(request.GET.get("limit")) or chat.PAGE_SIZE,
+    )
+    return JsonResponse({"messages": [chat.message_payload(m) for m in page], "has_more": has_more})
+
+
+@require_POST
+def chat_post(request, slug: str):
+    """The form fallback: the same service as the socket, then back to the room."""
+    group = _group(request, slug)
+    try:
+        chat.chat_message_post(
+            actor=request.user,
+            group=group,
+            body=request.POST.get("body", ""),
+            reply_to=_int(request.POST.get("reply_to")),
+        )
+    except chat.ChatError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    return redirect("groups:chat", slug=group.slug)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _cell(value: str) -> str:
+    """Text a spreadsheet will not run as a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _who(user) -> str:
+    return (user.full_name or user.email) if user else ""
+
+
+def _csv_lines(group):
+    writer = csv.writer(_Echo())
+    yield "\ufeff"  # so that spreadsheets read the file as UTF-8
+    yield writer.writerow(
+        [
+            "number",
+            "sent_at_utc",
+            "author",
+            "author_email",
+            "text",
+            "reply_to_number",
+            "edited_at_utc",
+            "earlier_versions",
+            "deleted_at_utc",
+            "deleted_by",
+        ]
+    )
+    for m in chat.chat_transcript(group):
+        yield writer.writerow(
+            [
+                m.seq,
+                m.created_at.astimezone(UTC).isoformat(),
+                _cell(_who(m.author)),
+                m.author.email if m.author else "",
+                _cell(m.body),
+                m.reply_to.seq if m.reply_to else "",
+                m.edited_at.astimezone(UTC).isoformat() if m.edited_at else "",
+                len(m.edits.all()),
+                m.deleted_at.astimezone(UTC).isoformat() if m.deleted_at else "",
+                _cell(_who(m.deleted_by)),
+            ]
+        )
+
+
+def _text_lines(group, tz, labels: dict):
+    """The transcript as plain text; ``labels`` are translated before streaming starts."""
+
+    def when(value):
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+    yield f"{group.name}\n{labels['title']} ({tz})\n\n"
+    for m in chat.chat_transcript(group):
+        head = f"[{when(m.created_at)}] #{m.seq} {_who(m.author) or labels['former']}"
+        if m.reply_to:
+            head += " " + labels["reply"] % {"number": m.reply_to.seq}
+        if m.deleted_at:
+            who = _who(m.deleted_by) or labels["former"]
+            yield f"{head}: {labels['deleted'] % {'who': who, 'when': when(m.deleted_at)}}\n"
+            continue
+        yield head + ": " + "\n    ".join(m.body.split("\n")) + "\n"
+        for edit in m.edits.all():
+            earlier = "\n      ".join(edit.body.split("\n"))
+            yield "    " + labels["edit"] % {"when": when(edit.edited_at), "text": earlier} + "\n"
+
+
+@secretariat_required
+@require_GET
+def chat_export(request, slug: str):
+    """The whole chat of a group for the secretariat: ``?format=csv`` (default) or ``txt``."""
+    group = _group(request, slug, "groups.manage_group")
+    if request.GET.get("format") == "txt":
+        response = StreamingHttpResponse(
+            _text_lines(
+                group,
+                timezone.get_current_timezone(),
+                {
+                    "title": _("Chat transcript"),
+                    "former": _("Former member"),
+                    "reply": _("(reply to #%(number)s)"),
+                    "deleted": _("[deleted by %(who)s on %(when)s]"),
+                    "edit": _("(before the edit of %(when)s: %(text)s)"),
+                },
+            ),
+            content_type="text/plain; charset=utf-8",
+        )
+        filename = f"{group.slug}-chat.txt"
+    else:
+        response = StreamingHttpResponse(_csv_lines(group), content_type="text/csv; charset=utf-8")
+        filename = f"{group.slug}-chat.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,104 @@
+"""The lifecycle state of a group, derived from its mandates and today's date.
+
+``proposed → active → (expiring soon | extension requested) → extended →
+expired → archived``. Nothing here writes; it reads prefetched mandates when
+the selector provided them.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+PROPOSED = "proposed"
+ACTIVE = "active"
+EXPIRING_SOON = "expiring_soon"
+EXTENSION_REQUESTED = "extension_requested"
+EXTENDED = "extended"
+EXPIRED = "expired"
+ARCHIVED = "archived"
+
+LABELS = {
+    PROPOSED: _("Proposed"),
+    ACTIVE: _("Active"),
+    EXPIRING_SOON: _("Expiring soon"),
+    EXTENSION_REQUESTED: _("Extension requested"),
+    EXTENDED: _("Extended"),
+    EXPIRED: _("Expired"),
+    ARCHIVED: _("Archived"),
+}
+CSS = {
+    PROPOSED: "muted",
+    ACTIVE: "ok",
+    EXPIRING_SOON: "warn",
+    EXTENSION_REQUESTED: "warn",
+    EXTENDED: "ok",
+    EXPIRED: "danger",
+    ARCHIVED: "muted",
+}
+#: States in which members may change things (upload, schedule, chat, join).
+WRITABLE = {ACTIVE, EXPIRING_SOON, EXTENSION_REQUESTED, EXTENDED}
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    state: str
+    current: object | None  # the Mandate in force today, if any
+    last: object | None  # the latest Mandate
+    days_left: int | None
+    pending_extension: object | None
+
+    @property
+    def label(self):
+        return LABELS[self.state]
+
+    @property
+    def css(self) -> str:
+        return CSS[self.state]
+
+    @property
+    def writable(self) -> bool:
+        return self.state in WRITABLE
+
+    @property
+    def can_request_extension(self) -> bool:
+        return (
+            self.current is not None
+            and self.current.term == 1
+            and self.last is self.current
+            and self.pending_extension is None
+        )
+
+
+def today() -> date:
+    return timezone.localdate()
+
+
+def lifecycle_of(group, on: date | None = None) -> Lifecycle:
+    on = on or today()
+    mandates = sorted(group.mandates.all(), key=lambda m: m.term)
+    if hasattr(group, "pending_extensions"):
+        pending = group.pending_extensions[0] if group.pending_extensions else None
+    else:
+        pending = group.extension_requests.filter(state="pending").first()
+    last = mandates[-1] if mandates else None
+    current = next((m for m in mandates if m.start_date <= on < m.end_date), None)
+    days_left = (current.end_date - on).days if current else None
+
+    if group.archived_at is not None:
+        state = ARCHIVED
+    elif last is None or on < mandates[0].start_date:
+        state = PROPOSED
+    elif current is None:
+        state = EXPIRED
+    elif pending is not None:
+        state = EXTENSION_REQUESTED
+    elif current is last and days_left <= settings.MANDATE_EXPIRING_SOON_DAYS:
+        state = EXPIRING_SOON
+    elif current.term == 2:
+        state = EXTENDED
+    else:
+        state = ACTIVE
+    return Lifecycle(state, current, last, days_left, pending)

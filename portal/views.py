@@ -1,0 +1,110 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import check_for_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.services import user_language_set
+from groups import selectors as group_selectors
+from groups.chat import chat_unread_counts
+from meetings import selectors as meeting_selectors
+
+from . import selectors, services
+from .forms import NotificationPreferencesForm
+
+
+@login_not_required
+@require_GET
+def home(request):
+    current, past = group_selectors.groups_public()
+    return render(request, "portal/home.html", {"current_groups": current, "past_groups": past})
+
+
+def dashboard(request):
+    my_groups = group_selectors.groups_of_user(request.user)
+    unread = chat_unread_counts(request.user)
+    for group in my_groups:
+        group.chat_unread = unread.get(group.pk, 0)
+    return render(
+        request,
+        "portal/dashboard.html",
+        {
+            "my_groups": my_groups,
+            "invitations": group_selectors.invitations_for(request.user),
+            "notifications": selectors.notifications_of(request.user)[:5],
+            "next_meetings": meeting_selectors.next_meetings_of_user(request.user),
+            "open_polls": meeting_selectors.open_polls_of_user(request.user),
+        },
+    )
+
+
+@login_not_required
+@require_GET
+def health(request):
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@login_not_required
+@require_POST
+def language_switch(request):
+    """Like Django's set_language, and remembered on the account of a signed-in user."""
+    language = request.POST.get("language", "")
+    next_url = request.POST.get("next", "/")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = "/"
+    response = HttpResponseRedirect(next_url)
+    if language and check_for_language(language):
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
+        user_language_set(user=request.user, language=language)
+    return response
+
+
+@login_not_required
+def error_403(request, exception=None):
+    return render(request, "403.html", status=403)
+
+
+@login_not_required
+def error_404(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+@login_not_required
+def error_500(request):
+    return render(request, "500.html", status=500)
+
+
+@require_GET
+def notifications(request):
+    page = Paginator(selectors.notifications_of(request.user), 30).get_page(request.GET.get("page"))
+    return render(request, "portal/notifications.html", {"page": page})
+
+
+@require_POST
+def notifications_read(request):
+    ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()]
+    services.notifications_mark_read(user=request.user, ids=ids or None)
+    return redirect(request.POST.get("next") or "notifications")
+
+
+@require_http_methods(["GET", "POST"])
+def notification_settings(request):
+    form = NotificationPreferencesForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        services.notification_preferences_set(user=request.user, choices=form.cleaned_data)
+        messages.success(request, _("Your notification settings have been saved."))
+        return redirect("notification_settings")
+    return render(request, "portal/notification_settings.html", {"form": form})

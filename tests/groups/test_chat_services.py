@@ -1,0 +1,404 @@
+"""The chat services: what is stored, who may do what, what is refused, what is broadcast."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from groups import chat
+from groups.models import ChatMessage, ChatMessageEdit, ChatReadMarker, Membership
+from groups.services import group_archive, group_close, membership_remove
+from portal.models import Activity, Notification
+from tests.conftest import make_secretariat
+from tests.factories import UserFactory
+from tests.groups.factories import add_member, coordinator_of, make_group
+from tests.helpers import assert_queries_do_not_grow
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def room():
+    group = make_group()
+    return {
+        "group": group,
+        "coordinator": coordinator_of(group),
+        "ana": add_member(group, UserFactory(full_name="Ana Lima")),
+        "ben": add_member(group, UserFactory(full_name="Ben Okafor")),
+    }
+
+
+@pytest.fixture
+def broadcasts():
+    """Frames the services hand to the channel layer (after commit)."""
+    with mock.patch("groups.realtime.room_broadcast") as sent:
+        yield sent
+
+
+def post(room, who="ana", body="Hello", **kwargs):
+    return chat.chat_message_post(actor=room[who], group=room["group"], body=body, **kwargs)
+
+
+def test_messages_are_numbered_one_two_three_per_group(room):
+    other = make_group()
+    first, second = post(room, body="one"), post(room, who="ben", body="two")
+    elsewhere = chat.chat_message_post(actor=coordinator_of(other), group=other, body="x")
+    assert (first.seq, second.seq, elsewhere.seq) == (1, 2, 1)
+
+
+def test_a_message_is_broadcast_only_after_commit(
+    room, broadcasts, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        message = post(room, body="After commit")
+    broadcasts.assert_not_called()
+    for callback in callbacks:
+        callback()
+    (call,) = broadcasts.call_args_list
+    frame = call.kwargs["frame"]
+    assert call.kwargs["group_id"] == room["group"].pk
+    assert frame["type"] == "message"
+    assert frame["message"]["id"] == message.pk
+    assert frame["message"]["body"] == "After commit"
+    assert frame["message"]["author"] == {"id": room["ana"].pk, "name": "Ana Lima"}
+
+
+def test_text_is_cleaned_but_html_is_kept_as_text(room):
+    message = post(room, body="  <script>alert(1)</script>\r\nline\x00two\x07  ")
+    assert message.body == "<script>alert(1)</script>\nlinetwo"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("", "empty"),
+        ("   \n\t ", "empty"),
+        ("x" * 100_000, "too_long"),
+        (None, "invalid"),
+        (42, "invalid"),
+    ],
+    ids=["empty", "blank", "100k", "none", "number"],
+)
+def test_bad_bodies_are_refused_and_nothing_is_stored(room, body, code):
+    with pytest.raises(chat.ChatError) as exc:
+        post(room, body=body)
+    assert exc.value.code == code
+    assert exc.value.messages[0]
+    assert not ChatMessage.objects.exists()
+
+
+def test_the_length_limit_is_inclusive(room, settings):
+    settings.CHAT_MESSAGE_MAX_LENGTH = 10
+    assert post(room, body="x" * 10).body == "x" * 10
+    with pytest.raises(chat.ChatError, match="at most 10 characters"):
+        post(room, body="x" * 11)
+
+
+def test_posting_needs_an_active_membership_of_a_writable_group(room):
+    outsider, staff = UserFactory(), make_secretariat(UserFactory())
+    for user in (outsider, staff):
+        with pytest.raises(PermissionDenied):
+            chat.chat_message_post(actor=user, group=room["group"], body="hi")
+    group_close(actor=staff, group=room["group"], reason="Work finished.")
+    with pytest.raises(chat.ChatError) as exc:
+        post(room)
+    assert exc.value.code == "read_only"
+    assert not ChatMessage.objects.exists()
+
+
+def test_a_removed_member_cannot_post(room):
+    membership = Membership.objects.get(user=room["ben"], group=room["group"], state="active")
+    membership_remove(actor=room["coordinator"], membership=membership)
+    with pytest.raises(PermissionDenied):
+        post(room, who="ben")
+
+
+def test_the_rate_limit_refuses_a_flood_then_lets_the_sender_write_again(room, settings):
+    settings.CHAT_RATE_LIMIT = (3, 10)
+    start = 1_000_000.0
+    with mock.patch("groups.chat.time.time", return_value=start):
+        for n in range(3):
+            post(room, body=f"message {n}")
+        with pytest.raises(chat.ChatError) as exc:
+            post(room, body="one too many")
+        assert exc.value.code == "rate_limited"
+        assert exc.value.params["retry_after"] >= 1
+        post(room, who="ben", body="others are not slowed down")
+    with mock.patch("groups.chat.time.time", return_value=start + 11):
+        post(room, body="later")
+    assert ChatMessage.objects.filter(author=room["ana"]).count() == 4
+
+
+def test_a_client_id_makes_sending_twice_store_once(
+    room, broadcasts, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = post(room, body="once", client_id="abc-123")
+        again = post(room, body="once", client_id="abc-123")
+    assert first.pk == again.pk
+    assert ChatMessage.objects.count() == 1
+    assert broadcasts.call_count == 1
+
+
+def test_a_malformed_client_id_is_refused(room):
+    with pytest.raises(chat.ChatError):
+        post(room, client_id="<bad id>")
+
+
+def test_a_reply_quotes_a_message_of_the_same_group_only(room):
+    original = post(room, body="Question?")
+    reply = post(room, who="ben", body="Answer.", reply_to=original.pk)
+    payload = chat.message_payload(reply)
+    assert payload["reply_to"]["id"] == original.pk
+    assert payload["reply_to"]["excerpt"] == "Question?"
+    other = make_group()
+    foreign = chat.chat_message_post(actor=coordinator_of(other), group=other, body="secret")
+    with pytest.raises(chat.ChatError) as exc:
+        post(room, reply_to=foreign.pk)
+    assert exc.value.code == "not_found"
+    assert ChatMessage.objects.filter(group=room["group"]).count() == 2
+
+
+def test_a_mention_notifies_the_member_in_the_notification_centre(room, mailoutbox):
+    message = post(room, body="@ben okafor can you look at this? cc @nobody")
+    assert list(message.mentions.all()) == [room["ben"]]
+    note = Notification.objects.get(user=room["ben"])
+    assert note.category == "chat"
+    assert "Ana Lima" in note.title
+    assert note.url.endswith(f"/chat/#message-{message.pk}")
+    assert not Notification.objects.filter(user=room["ana"]).exists()
+
+
+def test_a_mention_respects_the_email_preference(
+    room, mailoutbox, django_capture_on_commit_callbacks
+):
+    from portal.services import notification_preferences_set
+
+    notification_preferences_set(user=room["ben"], choices={"chat": "off"})
+    with django_capture_on_commit_callbacks(execute=True):
+        post(room, body="@Ben Okafor and @Ana Lima", who="coordinator")
+    assert Notification.objects.filter(user=room["ben"]).exists()
+    assert [m.to for m in mailoutbox] == [[room["ana"].email]]
+
+
+def test_mentioning_an_outsider_notifies_nobody(room):
+    outsider = UserFactory(full_name="Olga Outsider")
+    post(room, body=f"@Olga Outsider @{outsider.email}")
+    assert not Notification.objects.exists()
+
+
+def test_the_author_edits_and_the_history_is_kept(
+    room, broadcasts, django_capture_on_commit_callbacks
+):
+    message = post(room, body="Frist draft")
+    with django_capture_on_commit_callbacks(execute=True):
+        edited = chat.chat_message_edit(
+            actor=room["ana"], group=room["group"], message_id=message.pk, body="First draft"
+        )
+    assert edited.body == "First draft"
+    assert edited.edited_at is not None
+    assert list(ChatMessageEdit.objects.values_list("body", flat=True)) == ["Frist draft"]
+    frame = broadcasts.call_args.kwargs["frame"]
+    assert frame["type"] == "changed"
+    assert frame["message"]["edited_at"]
+
+
+def test_an_edit_that_adds_a_mention_notifies_only_the_new_name(room):
+    message = post(room, body="Hi @Ben Okafor")
+    chat.chat_message_edit(
+        actor=room["ana"], group=room["group"], message_id=message.pk, body="Hi @Ben Okafor and all"
+    )
+    assert Notification.objects.filter(user=room["ben"]).count() == 1
+
+
+def test_nobody_edits_someone_elses_message(room):
+    message = post(room, body="Mine")
+    for who in ("ben", "coordinator"):
+        with pytest.raises(chat.ChatError) as exc:
+            chat.chat_message_edit(
+                actor=room[who], group=room["group"], message_id=message.pk, body="Hacked"
+            )
+        assert exc.value.code == "forbidden"
+    message.refresh_from_db()
+    assert message.body == "Mine"
+    assert not ChatMessageEdit.objects.exists()
+
+
+def test_a_message_of_another_group_cannot_be_reached_through_this_group(room):
+    other = make_group()
+    foreign = chat.chat_message_post(actor=coordinator_of(other), group=other, body="theirs")
+    for action in (
+        lambda: chat.chat_message_edit(
+            actor=coordinator_of(other), group=room["group"], message_id=foreign.pk, body="x"
+        ),
+        lambda: chat.chat_message_delete(
+            actor=room["coordinator"], group=room["group"], message_id=foreign.pk
+        ),
+    ):
+        with pytest.raises(chat.ChatError) as exc:
+            action()
+        assert exc.value.code == "not_found"
+    foreign.refresh_from_db()
+    assert foreign.body == "theirs" and foreign.deleted_at is None
+
+
+def test_the_author_deletes_their_message_and_its_text_is_erased(room):
+    message = post(room, body="Oops @Ben Okafor")
+    chat.chat_message_edit(
+        actor=room["ana"], group=room["group"], message_id=message.pk, body="Oops!"
+    )
+    chat.chat_message_delete(actor=room["ana"], group=room["group"], message_id=message.pk)
+    message.refresh_from_db()
+    assert message.deleted_by == room["ana"] and message.deleted_at is not None
+    assert message.body == ""
+    assert not message.edits.exists()
+    assert not message.mentions.exists()
+    payload = chat.message_payload(message)
+    assert payload["deleted"] and payload["deleted_by_author"] and payload["body"] == ""
+    assert not Activity.objects.filter(verb="chat.message_removed").exists()
+
+
+def test_a_member_cannot_delete_someone_elses_message(room):
+    message = post(room, body="Mine")
+    with pytest.raises(chat.ChatError) as exc:
+        chat.chat_message_delete(actor=room["ben"], group=room["group"], message_id=message.pk)
+    assert exc.value.code == "forbidden"
+    message.refresh_from_db()
+    assert message.deleted_at is None
+
+
+@pytest.mark.parametrize("moderator", ["coordinator", "secretariat"])
+def test_a_coordinator_or_the_secretariat_removes_any_message_and_it_is_recorded(room, moderator):
+    actor = room["coordinator"] if moderator == "coordinator" else make_secretariat(UserFactory())
+    message = post(room, body="Off topic")
+    chat.chat_message_delete(actor=actor, group=room["group"], message_id=message.pk)
+    message.refresh_from_db()
+    assert message.deleted_by == actor
+    assert not chat.message_payload(message)["deleted_by_author"]
+    activity = Activity.objects.get(verb="chat.message_removed")
+    assert activity.actor == actor and activity.group == room["group"]
+    assert activity.data["seq"] == message.seq
+    with pytest.raises(chat.ChatError) as exc:
+        chat.chat_message_delete(actor=actor, group=room["group"], message_id=message.pk)
+    assert exc.value.code == "deleted"
+
+
+def test_history_pages_backwards_and_catches_up_forwards(room, settings):
+    settings.CHAT_RATE_LIMIT = (1000, 10)
+    for n in range(1, 8):
+        post(room, body=f"m{n}")
+    latest, more = chat.chat_history(group=room["group"], limit=3)
+    assert [m.seq for m in latest] == [5, 6, 7] and more
+    earlier, more = chat.chat_history(group=room["group"], before_seq=5, limit=3)
+    assert [m.seq for m in earlier] == [2, 3, 4] and more
+    first, more = chat.chat_history(group=room["group"], before_seq=2, limit=3)
+    assert [m.seq for m in first] == [1] and not more
+    after, more = chat.chat_history(group=room["group"], after_seq=4, limit=2)
+    assert [m.seq for m in after] == [5, 6] and more
+
+
+def test_changed_since_finds_edits_and_deletions_of_older_messages(room):
+    a, b, c = post(room, body="a"), post(room, body="b"), post(room, body="c")
+    since = timezone.now()
+    ChatMessage.objects.filter(pk=a.pk).update(edited_at=since - timedelta(hours=1))
+    chat.chat_message_edit(actor=room["ana"], group=room["group"], message_id=b.pk, body="B")
+    chat.chat_message_delete(actor=room["ana"], group=room["group"], message_id=c.pk)
+    changed = chat.chat_changed_since(group=room["group"], since=since, upto_seq=3)
+    assert [m.seq for m in changed] == [2, 3]
+
+
+def test_history_costs_the_same_queries_however_many_messages(room, settings):
+    settings.CHAT_RATE_LIMIT = (1000, 10)
+    original = post(room, body="first @Ben Okafor")
+
+    def read():
+        page, _more = chat.chat_history(group=room["group"])
+        [chat.message_payload(m) for m in page]
+
+    def grow():
+        for n in range(5):
+            post(room, who="ben", body=f"reply {n} @Ana Lima", reply_to=original.pk)
+
+    assert_queries_do_not_grow(read, grow)
+
+
+def test_unread_counts_per_group_exclude_own_and_deleted_messages_and_clear_when_read(room):
+    other = make_group()
+    add_member(other, room["ana"])
+    post(room, who="ben", body="1")
+    gone = post(room, who="ben", body="2")
+    post(room, who="coordinator", body="3")
+    post(room, who="ana", body="mine")
+    chat.chat_message_delete(actor=room["ben"], group=room["group"], message_id=gone.pk)
+    chat.chat_message_post(actor=coordinator_of(other), group=other, body="x")
+    assert chat.chat_unread_counts(room["ana"]) == {room["group"].pk: 2, other.pk: 1}
+    assert chat.chat_unread_total(room["ana"]) == 3
+    chat.chat_mark_read(user=room["ana"], group=room["group"], seq=2)
+    assert chat.chat_unread_counts(room["ana"]) == {room["group"].pk: 1, other.pk: 1}
+    chat.chat_mark_read(user=room["ana"], group=room["group"], seq=1)  # never moves back
+    assert ChatReadMarker.objects.get(user=room["ana"], group=room["group"]).last_read_seq == 2
+    chat.chat_mark_read(user=room["ana"], group=room["group"], seq=10_000)  # clamped
+    assert ChatReadMarker.objects.get(user=room["ana"], group=room["group"]).last_read_seq == 4
+    assert chat.chat_unread_counts(room["ana"]) == {other.pk: 1}
+
+
+def test_unread_counts_take_one_query(room):
+    post(room, who="ben", body="1")
+    with CaptureQueriesContext(connection) as ctx:
+        chat.chat_unread_counts(room["ana"])
+    assert len(ctx.captured_queries) == 1
+
+
+def test_posting_takes_a_fixed_number_of_queries_and_numbers_in_order(room):
+    post(room, body="warm up", client_id="w-1")
+    with CaptureQueriesContext(connection) as ctx:
+        message = post(room, body="counted", client_id="w-2")
+    assert message.seq == 2
+    # the client id look-up, the next number, the insert (inside the test: two savepoint steps)
+    assert len(ctx.captured_queries) <= 5, [q["sql"][:60] for q in ctx.captured_queries]
+
+
+def test_a_stranger_cannot_mark_a_room_read(room):
+    with pytest.raises(PermissionDenied):
+        chat.chat_mark_read(user=UserFactory(), group=room["group"], seq=1)
+
+
+def test_presence_lists_open_sockets_and_forgets_stale_ones(room):
+    group = room["group"]
+    assert chat.chat_presence_join(user=room["ana"], group=group, channel_name="c1") == [
+        {"id": room["ana"].pk, "name": "Ana Lima"}
+    ]
+    chat.chat_presence_join(user=room["ana"], group=group, channel_name="c2")
+    online = chat.chat_presence_join(user=room["ben"], group=group, channel_name="c3")
+    assert [p["name"] for p in online] == ["Ana Lima", "Ben Okafor"]
+    assert [p["name"] for p in chat.chat_presence_leave(group_id=group.pk, channel_name="c3")] == [
+        "Ana Lima"
+    ]
+    from groups.models import ChatPresence
+
+    ChatPresence.objects.update(seen_at=timezone.now() - timedelta(minutes=5))
+    assert chat.chat_online(group) == []
+
+
+def test_archiving_closes_every_socket_of_the_group(room, django_capture_on_commit_callbacks):
+    staff = make_secretariat(UserFactory())
+    group_close(actor=staff, group=room["group"], reason="Done.")
+    with (
+        mock.patch("groups.realtime.group_close_sockets") as close,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        group_archive(actor=staff, group=room["group"])
+    close.assert_called_once_with(group_id=room["group"].pk)
+
+
+def test_a_broadcast_that_fails_does_not_undo_the_message(room, django_capture_on_commit_callbacks):
+    with (
+        mock.patch("groups.realtime.get_channel_layer", side_effect=OSError("redis down")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        message = post(room, body="still stored")
+    assert ChatMessage.objects.filter(pk=message.pk).exists()
