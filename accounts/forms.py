@@ -78,3 +78,15 @@ class DirectorySearchForm(forms.Form):
         empty_label=_("Any area"),
         to_field_name="slug",
     )
+
+
+class AccountDeleteForm(forms.Form):
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    confirm = forms.BooleanField(
+        label=_("I understand that my account and my personal data are deleted for good."),
+        required=True,
+    )

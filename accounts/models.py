@@ -11,6 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 BIO_MAX_LENGTH = 1000
+#: Deleted accounts get an address under this reserved domain (RFC 2606).
+DELETED_EMAIL_DOMAIN = "deleted.invalid"
 LANGUAGE_CHOICES = [(code, name) for code, name in ALL_LANGUAGES if "-" not in code]
 
 
@@ -103,6 +105,9 @@ class User(AbstractUser):
     directory_visible = models.BooleanField(
         _("show my profile in the expert directory"), default=True
     )
+    # Set when the person deleted their account: the row stays, anonymised, so that
+    # group records (messages, documents, memberships) keep pointing somewhere.
+    deleted_at = models.DateTimeField(_("account deleted on"), null=True, blank=True)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -116,10 +121,60 @@ class User(AbstractUser):
         verbose_name_plural = _("users")
 
     def __str__(self) -> str:
+        return str(self.display_name)
+
+    @property
+    def is_former_member(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def display_name(self) -> str:
+        """How the person is named to others: "Former member" once the account is deleted."""
+        if self.deleted_at is not None:
+            return str(_("Former member"))
         return self.full_name or self.email
 
     def get_full_name(self) -> str:
-        return self.full_name
+        return self.display_name if self.deleted_at is not None else self.full_name
 
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+class PersonalExport(models.Model):
+    """A ZIP of everything the portal holds about one person, built by a worker."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Waiting to be prepared")
+        RUNNING = "running", _("Being prepared")
+        READY = "ready", _("Ready to download")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired and deleted")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personal_exports"
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(_("available until"), null=True, blank=True)
+    storage_key = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("personal data export")
+        verbose_name_plural = _("personal data exports")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(state__in=["queued", "running"]),
+                name="one_personal_export_at_a_time",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Personal data of {self.user_id} ({self.state})"

@@ -20,3 +20,10 @@ def directory_search(*, q: str = "", country: str = "", expertise=None) -> Query
     if expertise is not None:
         users = users.filter(expertise=expertise)
     return users.prefetch_related("expertise").order_by("full_name", "pk")
+
+
+def personal_exports_of(user) -> list:
+    """The person's recent data exports, newest first."""
+    from .models import PersonalExport
+
+    return list(PersonalExport.objects.filter(user=user).order_by("-created_at", "-pk")[:10])

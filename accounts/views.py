@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -7,8 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from . import selectors, services
-from .forms import DirectorySearchForm, ProfileForm
+from . import personal_data, selectors, services
+from .forms import AccountDeleteForm, DirectorySearchForm, ProfileForm
 from .models import User
 
 
@@ -55,4 +56,75 @@ def expert_detail(request, pk: int):
         request,
         "accounts/profile.html",
         {"profile_user": other, "own": other.pk == request.user.pk},
+    )
+
+
+# --- Your data: export and account deletion ------------------------------------
+
+
+def _my_data_context(request, **extra) -> dict:
+    from .selectors import personal_exports_of
+
+    return {
+        "exports": personal_exports_of(request.user),
+        "export_days": settings.PERSONAL_EXPORT_DAYS,
+        "delete_form": extra.pop("delete_form", None) or AccountDeleteForm(),
+        **extra,
+    }
+
+
+@require_http_methods(["GET"])
+def my_data(request):
+    return render(request, "accounts/my_data.html", _my_data_context(request))
+
+
+@require_http_methods(["POST"])
+def my_data_export(request):
+    try:
+        personal_data.personal_export_request(actor=request.user)
+    except personal_data.PersonalDataError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("Your data is being prepared. You will get a notification when it is ready."),
+        )
+    return redirect("accounts:my_data")
+
+
+@require_http_methods(["GET"])
+def my_data_download(request, pk: int):
+    from documents.responses import stored_file_response
+
+    from .models import PersonalExport
+
+    # Someone else's export does not exist for this user: 404, not 403.
+    export = get_object_or_404(
+        PersonalExport, pk=pk, user=request.user, state=PersonalExport.State.READY
+    )
+    return stored_file_response(
+        request,
+        key=export.storage_key,
+        filename=f"my-data-{export.finished_at:%Y-%m-%d}.zip",
+        content_type="application/zip",
+        size=export.size,
+    )
+
+
+@require_http_methods(["POST"])
+def account_delete(request):
+    form = AccountDeleteForm(request.POST)
+    if form.is_valid():
+        try:
+            personal_data.account_delete(
+                actor=request.user, user=request.user, password=form.cleaned_data["password"]
+            )
+        except personal_data.PersonalDataError as exc:
+            form.add_error(None, str(exc))
+        else:
+            logout(request)
+            messages.success(request, _("Your account has been deleted. Goodbye."))
+            return redirect("home")
+    return render(
+        request, "accounts/my_data.html", _my_data_context(request, delete_form=form), status=400
     )

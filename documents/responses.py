@@ -63,28 +63,41 @@ def _stream(request, chunks: Iterator[bytes]):
     return _async_chunks(chunks) if isinstance(request, ASGIRequest) else chunks
 
 
-def version_response(request, version: Version):
-    """Download one version: redirect to a signed URL (S3) or stream the file."""
-    filename = version.original_name
+def stored_file_response(request, *, key: str, filename: str, content_type: str, size: int):
+    """Hand out a stored file as an attachment: redirect to a signed URL (S3) or stream it.
+
+    The caller has checked permission; ``filename`` is only shown, never used as a path.
+    """
     if is_object_storage() and settings.DOCUMENT_S3_REDIRECT:
         url = default_storage.url(
-            version.storage_key,
+            key,
             parameters={
                 "ResponseContentDisposition": content_disposition_header(
                     as_attachment=True, filename=filename
                 ),
-                "ResponseContentType": version.content_type,
+                "ResponseContentType": content_type,
                 "ResponseCacheControl": "private, no-store",
             },
         )
         return _secure(HttpResponseRedirect(url))
-    stream = open_stream(version.storage_key)
+    stream = open_stream(key)
     response = FileResponse(
-        stream, as_attachment=True, filename=filename, content_type=version.content_type
+        stream, as_attachment=True, filename=filename, content_type=content_type
     )
-    response["Content-Length"] = str(version.size)
+    response["Content-Length"] = str(size)
     response.streaming_content = _stream(request, iter_chunks(stream))
     return _secure(response)
+
+
+def version_response(request, version: Version):
+    """Download one version of a document."""
+    return stored_file_response(
+        request,
+        key=version.storage_key,
+        filename=version.original_name,
+        content_type=version.content_type,
+        size=version.size,
+    )
 
 
 def _unique_names(documents: Iterable[Document]) -> list[tuple[str, Document]]:

@@ -409,3 +409,34 @@ def orphans_sweep(*, older_than_hours: int = 24, dry_run: bool = False) -> list[
     if not dry_run:
         _delete_files(orphans)
     return orphans
+
+
+def bin_retention_enforce(*, now=None) -> int:
+    """Purge documents that stayed in a bin longer than ``BIN_RETENTION_DAYS`` (0: never).
+
+    The secretariat's retention rule, applied by a Celery task; each purge is recorded
+    in the group's activity like a manual one. Returns the number of documents purged.
+    """
+    from datetime import timedelta
+
+    days = settings.BIN_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    purged = 0
+    for document in Document.objects.filter(binned_at__lte=cutoff).select_related("group"):
+        with transaction.atomic():
+            pk = document.pk
+            keys = list(document.versions.values_list("storage_key", flat=True))
+            Document.objects.filter(pk=pk).update(current_version=None)
+            document.delete()
+            activity_record(
+                actor=None,
+                verb="document.retention_purged",
+                group=document.group,
+                summary=f"Document “{document.title}” purged after {days} days in the bin",
+                data={"document": pk, "versions": len(keys), "days": days},
+            )
+            transaction.on_commit(lambda keys=keys: _delete_files(keys))
+        purged += 1
+    return purged

@@ -453,7 +453,7 @@ def chat_online(group) -> list[dict]:
 
 
 def _name(user) -> str:
-    return user.full_name or user.email
+    return user.display_name
 
 
 def chat_messages(group) -> QuerySet[ChatMessage]:
@@ -566,3 +566,32 @@ def message_payload(message: ChatMessage, mentions=None) -> dict:
         "deleted_by_author": message.is_deleted and message.deleted_by_id == message.author_id,
         "client_id": message.client_id,
     }
+
+
+def chat_retention_enforce(*, now=None) -> int:
+    """Delete the chat of groups archived more than ``CHAT_RETENTION_DAYS`` ago (0: keep).
+
+    The archive package keeps the transcript; each group's deletion is recorded once.
+    Returns the number of messages deleted.
+    """
+    days = settings.CHAT_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted = 0
+    due = ExpertGroup.objects.filter(
+        archived_at__lte=cutoff, pk__in=ChatMessage.objects.values("group_id")
+    )
+    for group in due:
+        with transaction.atomic():
+            _total, by_model = ChatMessage.objects.filter(group=group).delete()
+            count = by_model.get("groups.ChatMessage", 0)
+            activity_record(
+                actor=None,
+                verb="chat.retention_deleted",
+                group=group,
+                summary=f"{count} chat messages deleted after the retention period of {days} days",
+                data={"messages": count, "days": days},
+            )
+            deleted += count
+    return deleted

@@ -5,9 +5,6 @@ The live part is the WebSocket consumer (``groups/consumers.py``); both call
 messages (and older ones with ``?before=n``) and posts through a plain form.
 """
 
-import csv
-from datetime import UTC
-
 from django.contrib import messages
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -19,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.rules import secretariat_required
 
 from . import chat, selectors
+from .transcripts import transcript_csv_lines, transcript_text_lines
 from .views import _context, _group
 
 
@@ -97,10 +95,7 @@ def chat_room(request, slug: str):
         "now": timezone.now().isoformat(),
         "texts": _texts(),
     }
-    members = [
-        {"id": m.user.pk, "name": m.user.full_name or m.user.email}
-        for m in selectors.members_of(group)
-    ]
+    members = [{"id": m.user.pk, "name": m.user.display_name} for m in selectors.members_of(group)]
     return render(
         request,
         "groups/chat.html",
@@ -149,75 +144,6 @@ def chat_post(request, slug: str):
     return redirect("groups:chat", slug=group.slug)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _cell(value: str) -> str:
-    """Text a spreadsheet will not run as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def _who(user) -> str:
-    return (user.full_name or user.email) if user else ""
-
-
-def _csv_lines(group):
-    writer = csv.writer(_Echo())
-    yield "\ufeff"  # so that spreadsheets read the file as UTF-8
-    yield writer.writerow(
-        [
-            "number",
-            "sent_at_utc",
-            "author",
-            "author_email",
-            "text",
-            "reply_to_number",
-            "edited_at_utc",
-            "earlier_versions",
-            "deleted_at_utc",
-            "deleted_by",
-        ]
-    )
-    for m in chat.chat_transcript(group):
-        yield writer.writerow(
-            [
-                m.seq,
-                m.created_at.astimezone(UTC).isoformat(),
-                _cell(_who(m.author)),
-                m.author.email if m.author else "",
-                _cell(m.body),
-                m.reply_to.seq if m.reply_to else "",
-                m.edited_at.astimezone(UTC).isoformat() if m.edited_at else "",
-                len(m.edits.all()),
-                m.deleted_at.astimezone(UTC).isoformat() if m.deleted_at else "",
-                _cell(_who(m.deleted_by)),
-            ]
-        )
-
-
-def _text_lines(group, tz, labels: dict):
-    """The transcript as plain text; ``labels`` are translated before streaming starts."""
-
-    def when(value):
-        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-
-    yield f"{group.name}\n{labels['title']} ({tz})\n\n"
-    for m in chat.chat_transcript(group):
-        head = f"[{when(m.created_at)}] #{m.seq} {_who(m.author) or labels['former']}"
-        if m.reply_to:
-            head += " " + labels["reply"] % {"number": m.reply_to.seq}
-        if m.deleted_at:
-            who = _who(m.deleted_by) or labels["former"]
-            yield f"{head}: {labels['deleted'] % {'who': who, 'when': when(m.deleted_at)}}\n"
-            continue
-        yield head + ": " + "\n    ".join(m.body.split("\n")) + "\n"
-        for edit in m.edits.all():
-            earlier = "\n      ".join(edit.body.split("\n"))
-            yield "    " + labels["edit"] % {"when": when(edit.edited_at), "text": earlier} + "\n"
-
-
 @secretariat_required
 @require_GET
 def chat_export(request, slug: str):
@@ -225,7 +151,7 @@ def chat_export(request, slug: str):
     group = _group(request, slug, "groups.manage_group")
     if request.GET.get("format") == "txt":
         response = StreamingHttpResponse(
-            _text_lines(
+            transcript_text_lines(
                 group,
                 timezone.get_current_timezone(),
                 {
@@ -240,7 +166,9 @@ def chat_export(request, slug: str):
         )
         filename = f"{group.slug}-chat.txt"
     else:
-        response = StreamingHttpResponse(_csv_lines(group), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            transcript_csv_lines(group), content_type="text/csv; charset=utf-8"
+        )
         filename = f"{group.slug}-chat.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["X-Content-Type-Options"] = "nosniff"

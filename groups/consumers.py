@@ -152,7 +152,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
         return {
             "type": "hello",
-            "user": {"id": access.user.pk, "name": access.user.full_name or access.user.email},
+            "user": {"id": access.user.pk, "name": access.user.display_name},
             "group": {"id": access.group.pk, "slug": access.group.slug},
             "can_post": access.can_post,
             "can_moderate": access.can_moderate,
@@ -389,7 +389,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self.last_typing = now
         if await self._serve(ChatConsumer._typing, frame):
-            name = self.access.user.full_name or self.access.user.email
+            name = self.access.user.display_name
             await self._broadcast(
                 {"type": "typing", "user": {"id": self.user_id, "name": name}},
                 event_type="chat.typing",

@@ -376,3 +376,81 @@ class ChatRoom(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group_id} at {self.last_seq}"
+
+
+# --- Archive package --------------------------------------------------------
+# The record of a group kept for years: one ZIP with its documents, meetings,
+# chat, mandates, memberships and activity, and a manifest (groups/archive.py).
+
+
+class ArchivePackage(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Waiting to be built")
+        RUNNING = "running", _("Being built")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+        SUPERSEDED = "superseded", _("Replaced by a newer package")
+
+    RUNNING_STATES = (State.QUEUED, State.RUNNING)
+
+    group = models.ForeignKey(
+        ExpertGroup, on_delete=models.PROTECT, related_name="archive_packages"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    include_all_versions = models.BooleanField(_("all versions of every document"), default=False)
+    language = models.CharField(max_length=10, default="en")
+    state = models.CharField(
+        _("state"), max_length=20, choices=State.choices, default=State.QUEUED, db_index=True
+    )
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # Moves while a worker builds; a run whose heartbeat stopped was interrupted.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    files_done = models.PositiveIntegerField(default=0)
+    files_total = models.PositiveIntegerField(default=0)
+    storage_key = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    size = models.BigIntegerField(_("size"), null=True, blank=True)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
+    manifest_sha256 = models.CharField(max_length=64, blank=True)
+    file_count = models.PositiveIntegerField(_("files"), default=0)
+    error = models.TextField(blank=True)
+    verify_requested_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(_("last checked"), null=True, blank=True)
+    verified_ok = models.BooleanField(null=True, blank=True)
+    verify_report = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("archive package")
+        verbose_name_plural = _("archive packages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group"],
+                condition=Q(state__in=["queued", "running"]),
+                name="one_archive_run_per_group",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Archive package of {self.group} ({self.state})"
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.READY:
+            return 100
+        if not self.files_total:
+            return 0
+        return min(99, int(100 * self.files_done / self.files_total))
+
+    @property
+    def is_running(self) -> bool:
+        return self.state in self.RUNNING_STATES
+
+    @property
+    def is_being_checked(self) -> bool:
+        requested = self.verify_requested_at
+        return requested is not None and (self.verified_at is None or self.verified_at < requested)

@@ -191,8 +191,11 @@ def group_close(*, actor, group: ExpertGroup, reason: str) -> ExpertGroup:
 
 
 @transaction.atomic
-def group_archive(*, actor, group: ExpertGroup) -> ExpertGroup:
-    """Archive an expired group: read-only for everyone, listed among past groups."""
+def group_archive(*, actor, group: ExpertGroup, include_all_versions: bool = False) -> ExpertGroup:
+    """Archive an expired group: read-only for everyone, listed among past groups.
+
+    Queues the group's archive package (``groups.archive``), built by a worker.
+    """
     _require(actor, "groups.manage_group", group)
     group = ExpertGroup.objects.select_for_update().get(pk=group.pk)
     if group.archived_at is not None:
@@ -210,6 +213,9 @@ def group_archive(*, actor, group: ExpertGroup) -> ExpertGroup:
     )
     activity_record(actor=actor, verb="group.archived", group=group, summary="Group archived")
     transaction.on_commit(lambda: _group_sockets_close(group.pk))
+    from .archive import archive_package_request
+
+    archive_package_request(actor=actor, group=group, include_all_versions=include_all_versions)
     return group
 
 

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from portal.email import send_templated_email
 
-from . import reminders
+from . import archive, reminders
 from .models import Invitation
 
 #: Sending mail fails with these when the SMTP server is down or refuses for a while.
@@ -83,3 +83,26 @@ def send_invitation_email(invitation_id: int) -> bool:
         },
     )
     return True
+
+
+@shared_task(acks_late=True)
+def build_archive_package(package_id: int) -> bool:
+    """Build one queued archive package; a second delivery of the same run does nothing."""
+    return archive.archive_package_build(package_id=package_id)
+
+
+@shared_task
+def resume_archive_packages() -> int:
+    """Beat: queue again the package runs that a stopped worker left behind."""
+    return archive.archive_packages_resume()
+
+
+@shared_task
+def verify_archive_package(package_id: int) -> bool:
+    """Check a stored package against its manifest; the outcome is recorded on the row."""
+    from .models import ArchivePackage
+
+    package = ArchivePackage.objects.select_related("group").filter(pk=package_id).first()
+    if package is None or not package.storage_key:
+        return False
+    return archive.archive_package_verify(package=package).verified_ok

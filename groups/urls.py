@@ -28,6 +28,13 @@ urlpatterns = [
     path("secretariat/groups/new/", views.create, name="create"),
     path("secretariat/extensions/<int:pk>/", views.extension_decide, name="extension_decide"),
     path("secretariat/audit/", views.audit, name="audit"),
+    path("secretariat/exports/groups.csv", views.export_groups, name="export_groups"),
+    path("secretariat/exports/mandates.csv", views.export_mandates, name="export_mandates"),
+    path(
+        "secretariat/exports/memberships.csv",
+        views.export_memberships,
+        name="export_memberships",
+    ),
 ]
 
 from . import chat_views  # noqa: E402
@@ -37,4 +44,30 @@ urlpatterns += [
     path("g/<slug:slug>/chat/history/", chat_views.chat_history, name="chat_history"),
     path("g/<slug:slug>/chat/post/", chat_views.chat_post, name="chat_post"),
     path("g/<slug:slug>/chat/export/", chat_views.chat_export, name="chat_export"),
+]
+
+from . import archive_views  # noqa: E402
+
+urlpatterns += [
+    path("g/<slug:slug>/package/", archive_views.archive_package, name="archive_package"),
+    path(
+        "g/<slug:slug>/package/status/",
+        archive_views.archive_package_status,
+        name="archive_package_status",
+    ),
+    path(
+        "g/<slug:slug>/package/rebuild/",
+        archive_views.archive_package_rebuild,
+        name="archive_package_rebuild",
+    ),
+    path(
+        "g/<slug:slug>/package/<int:pk>/check/",
+        archive_views.archive_package_check,
+        name="archive_package_check",
+    ),
+    path(
+        "g/<slug:slug>/package/<int:pk>/download/",
+        archive_views.archive_package_download,
+        name="archive_package_download",
+    ),
 ]

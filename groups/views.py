@@ -13,9 +13,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.rules import secretariat_required
+from portal.csvexport import csv_response
 from portal.selectors import activities
 
-from . import selectors, services
+from . import exports, selectors, services
 from .forms import (
     AppointForm,
     AuditFilterForm,
@@ -405,11 +406,18 @@ def close(request, slug: str):
 def archive(request, slug: str):
     group = _group(request, slug, "groups.manage_group")
     try:
-        services.group_archive(actor=request.user, group=group)
+        services.group_archive(
+            actor=request.user,
+            group=group,
+            include_all_versions=request.POST.get("include_all_versions") == "on",
+        )
     except GroupError as exc:
         _error(request, exc)
     else:
-        messages.success(request, _("The group has been archived."))
+        messages.success(
+            request, _("The group has been archived. Its archive package is being built.")
+        )
+        return redirect("groups:archive_package", slug=group.slug)
     return redirect(group.get_absolute_url())
 
 
@@ -429,6 +437,24 @@ def appoint(request, slug: str):
         for error in form.errors.get("email", []):
             messages.error(request, error)
     return redirect("groups:members", slug=group.slug)
+
+
+@secretariat_required
+@require_GET
+def export_groups(request):
+    return csv_response(request, exports.groups_table())
+
+
+@secretariat_required
+@require_GET
+def export_mandates(request):
+    return csv_response(request, exports.mandates_table())
+
+
+@secretariat_required
+@require_GET
+def export_memberships(request):
+    return csv_response(request, exports.memberships_table())
 
 
 class _Echo:

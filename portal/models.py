@@ -49,6 +49,7 @@ class Notification(models.Model):
         DOCUMENTS = "documents", _("Documents")
         MEETINGS = "meetings", _("Meetings")
         CHAT = "chat", _("Chat mentions")
+        ACCOUNT = "account", _("Your account and data")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"

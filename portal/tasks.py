@@ -29,3 +29,17 @@ def send_notification_email(self, notification_id: int) -> bool:
         note.emailed_at = timezone.now()
         note.save(update_fields=["emailed_at"])
     return True
+
+
+@shared_task
+def enforce_retention() -> dict:
+    """Beat: apply the retention rules (chat of archived groups, document bins, exports)."""
+    from accounts.personal_data import personal_exports_expire
+    from documents.services import bin_retention_enforce
+    from groups.chat import chat_retention_enforce
+
+    return {
+        "chat_messages": chat_retention_enforce(),
+        "documents": bin_retention_enforce(),
+        "exports": personal_exports_expire(),
+    }

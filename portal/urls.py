@@ -16,6 +16,10 @@ urlpatterns = [
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("notifications/settings/", views.notification_settings, name="notification_settings"),
+    path("secretariat/overview/", views.secretariat_overview, name="secretariat_overview"),
+    path(
+        "secretariat/overview.csv", views.secretariat_overview_csv, name="secretariat_overview_csv"
+    ),
     path("", include("groups.urls")),
     path("", include("meetings.urls")),
     path("", include("documents.urls")),

@@ -9,12 +9,15 @@ from django.utils.translation import check_for_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.rules import secretariat_required
 from accounts.services import user_language_set
 from groups import selectors as group_selectors
 from groups.chat import chat_unread_counts
 from meetings import selectors as meeting_selectors
 
-from . import selectors, services
+from . import overview, selectors, services
+from .charts import overview_charts
+from .csvexport import csv_response
 from .forms import NotificationPreferencesForm
 
 
@@ -108,3 +111,24 @@ def notification_settings(request):
         messages.success(request, _("Your notification settings have been saved."))
         return redirect("notification_settings")
     return render(request, "portal/notification_settings.html", {"form": form})
+
+
+# --- Secretariat: the yearly overview -------------------------------------
+
+
+@secretariat_required
+@require_GET
+def secretariat_overview(request):
+    figures = overview.yearly_overview()
+    return render(
+        request,
+        "portal/secretariat_overview.html",
+        {"overview": figures, "charts": overview_charts(figures)},
+    )
+
+
+@secretariat_required
+@require_GET
+def secretariat_overview_csv(request):
+    figures = overview.yearly_overview()
+    return csv_response(request, overview.overview_table(figures), day=figures.as_of)

@@ -348,3 +348,25 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
+
+# --- Archive packages, personal data, retention -----------------------------
+
+# Where packages (group archives, personal exports) are assembled before they
+# are saved to storage: a local disk with room for the largest package.
+PACKAGE_TMP_DIR = env.str("PORTAL_PACKAGE_TMP_DIR", default=str(VAR_DIR / "tmp" / "packages"))
+# A package run whose worker has not reported progress for this long was interrupted.
+ARCHIVE_STALE_MINUTES = env.int("PORTAL_ARCHIVE_STALE_MINUTES", default=15)
+# Personal data exports can be downloaded for this many days, then they are deleted.
+PERSONAL_EXPORT_DAYS = env.int("PORTAL_PERSONAL_EXPORT_DAYS", default=7)
+# Chat of archived groups is deleted this many days after archiving (0: kept for ever).
+CHAT_RETENTION_DAYS = env.int("PORTAL_CHAT_RETENTION_DAYS", default=0)
+# Documents in a group's bin are purged this many days after they were binned (0: never).
+BIN_RETENTION_DAYS = env.int("PORTAL_BIN_RETENTION_DAYS", default=180)
+CELERY_BEAT_SCHEDULE["retention"] = {
+    "task": "portal.tasks.enforce_retention",
+    "schedule": env.float("PORTAL_RETENTION_SCAN_SECONDS", default=3600.0),
+}
+CELERY_BEAT_SCHEDULE["package-runs"] = {
+    "task": "groups.tasks.resume_archive_packages",
+    "schedule": 300.0,
+}

@@ -37,6 +37,9 @@ TABLE = {
     "groups:secretariat_dashboard": ("get", [LOGIN, FORBID, FORBID, FORBID, FORBID, OK]),
     "groups:create": ("get", [LOGIN, FORBID, FORBID, FORBID, FORBID, OK]),
     "groups:audit": ("get", [LOGIN, FORBID, FORBID, FORBID, FORBID, OK]),
+    "groups:export_groups": ("get", [LOGIN, FORBID, FORBID, FORBID, FORBID, OK]),
+    "groups:export_mandates": ("get", [LOGIN, FORBID, FORBID, FORBID, FORBID, OK]),
+    "groups:export_memberships": ("get", [LOGIN, FORBID, FORBID, FORBID, FORBID, OK]),
     "groups:invitation": ("get", [OK, OK, OK, OK, OK, OK]),
     # Writes: a non-member gets 404 (the group's private side does not exist for them).
     "groups:join": ("post", [LOGIN, REDIRECT, REDIRECT, OK, OK, REDIRECT]),
@@ -50,6 +53,12 @@ TABLE = {
     # The secretariat reads every chat but writes only in groups it is a member of.
     "groups:chat_post": ("post", [LOGIN, NF, NF, REDIRECT, REDIRECT, FORBID]),
     "groups:extension_decide": ("post", [LOGIN, FORBID, FORBID, FORBID, FORBID, REDIRECT]),
+    # Archive packages: the secretariat only (an active group has none: 404 for a package id).
+    "groups:archive_package": ("get", [LOGIN, FORBID, FORBID, FORBID, FORBID, OK]),
+    "groups:archive_package_status": ("get", [LOGIN, FORBID, FORBID, FORBID, FORBID, OK]),
+    "groups:archive_package_download": ("get", [LOGIN, FORBID, FORBID, FORBID, FORBID, NF]),
+    "groups:archive_package_rebuild": ("post", [LOGIN, FORBID, FORBID, FORBID, FORBID, REDIRECT]),
+    "groups:archive_package_check": ("post", [LOGIN, FORBID, FORBID, FORBID, FORBID, NF]),
 }
 
 
