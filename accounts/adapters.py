@@ -13,9 +13,19 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def get_login_redirect_url(self, request):
         """Someone who signed up from an invitation link lands back on the invitation."""
-        token = request.session.get("groups.invitation_token")
-        if token:
-            from django.urls import reverse
+        return _invitation_url(request) or super().get_login_redirect_url(request)
 
-            return reverse("groups:invitation", kwargs={"token": token})
-        return super().get_login_redirect_url(request)
+    def get_signup_redirect_url(self, request):
+        """The same after signup: with mandatory verification, allauth keeps this URL for
+        the login that follows the e-mail confirmation."""
+        return _invitation_url(request) or super().get_signup_redirect_url(request)
+
+
+def _invitation_url(request) -> str | None:
+    """The invitation whose link the person followed before signing in (groups.views)."""
+    token = request.session.get("groups.invitation_token")
+    if not token:
+        return None
+    from django.urls import reverse
+
+    return reverse("groups:invitation", kwargs={"token": token})

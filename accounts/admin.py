@@ -38,6 +38,29 @@ class UserAdmin(BaseUserAdmin):
     )
     filter_horizontal = ("groups", "expertise")
 
+    #: Who holds which power is decided by a superuser (or ``grant_secretariat``), never by
+    #: the secretariat on itself: a secretariat member may edit profiles and deactivate
+    #: accounts, but not make anyone (themselves included) staff, superuser or a member
+    #: of a Django group.
+    POWER_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += [name for name in self.POWER_FIELDS if name not in readonly]
+        return readonly
+
+    def has_change_permission(self, request, obj=None):
+        """Only a superuser changes a superuser (e-mail, password, anything)."""
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
 
 @admin.register(ExpertiseArea)
 class ExpertiseAreaAdmin(admin.ModelAdmin):

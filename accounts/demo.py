@@ -5,12 +5,11 @@ import os
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
-from django.conf import settings
-from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils.text import slugify
 
 from .models import ExpertiseArea, User
+from .services import secretariat_grant
 
 DEMO_PASSWORD = os.environ.get("PORTAL_DEMO_PASSWORD", "portal-demo-2026")
 # Base32 secret printed for the demo secretariat account so a phone app can be set up.
@@ -69,15 +68,6 @@ DEMO_PEOPLE = [
 ]
 
 
-def secretariat_group() -> Group:
-    group, _ = Group.objects.get_or_create(name=settings.SECRETARIAT_GROUP)
-    wanted = Permission.objects.filter(
-        content_type__app_label__in=["accounts", "groups", "meetings", "documents"]
-    )
-    group.permissions.add(*wanted)
-    return group
-
-
 @transaction.atomic
 def demo_people() -> list[tuple[str, str]]:
     """Create (or refresh) the demo accounts; return (e-mail, role) pairs."""
@@ -86,7 +76,6 @@ def demo_people() -> list[tuple[str, str]]:
         areas[name], _ = ExpertiseArea.objects.get_or_create(
             slug=slugify(name), defaults={"name": name}
         )
-    staff = secretariat_group()
     created = []
     for person in DEMO_PEOPLE:
         user, _ = User.objects.get_or_create(
@@ -100,12 +89,12 @@ def demo_people() -> list[tuple[str, str]]:
             },
         )
         user.set_password(DEMO_PASSWORD)
+        user.save()
         if person["role"] == "secretariat":
-            user.is_staff = True
-            user.groups.add(staff)
+            # The Secretariat group and its permissions come from accounts' migration 0003.
+            secretariat_grant(user=user)
             if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
                 TOTP.activate(user, DEMO_TOTP_SECRET)
-        user.save()
         user.expertise.add(*(areas[name] for name in person["expertise"]))
         EmailAddress.objects.update_or_create(
             user=user, email=user.email, defaults={"verified": True, "primary": True}

@@ -50,6 +50,40 @@ rules.add_perm("accounts.change_profile", is_self)
 rules.add_perm("accounts.view_directory", rules.is_authenticated)
 
 
+def admin_mfa_required(login_view):
+    """Wrap the admin login so staff without a TOTP authenticator are sent to enrol one.
+
+    The admin site's ``has_permission`` refuses them (see ``admin_has_permission``);
+    without this, Django would show them its login form again with no reason given.
+    """
+
+    @wraps(login_view)
+    def wrapper(request, *args, **kwargs):
+        user = request.user
+        if user.is_authenticated and user.is_active and user.is_staff and not has_mfa(user):
+            messages.warning(
+                request,
+                _("The administration needs two-factor authentication. Set it up to continue."),
+            )
+            return redirect("mfa_activate_totp")
+        return login_view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def admin_has_permission(has_permission):
+    """Wrap ``AdminSite.has_permission``: active staff with an enrolled TOTP authenticator.
+
+    This holds for superusers too: the admin is the most powerful tool in the portal.
+    """
+
+    @wraps(has_permission)
+    def wrapper(request):
+        return has_permission(request) and has_mfa(request.user)
+
+    return wrapper
+
+
 def secretariat_required(view_func):
     """Let only secretariat staff with MFA enrolled through.
 

@@ -222,6 +222,7 @@ def start_portal(port: int, db_url: str, log: Path) -> subprocess.Popen:
                 sys.executable, "-m", "uvicorn", "portal.asgi:application",
                 "--host", "127.0.0.1", "--port", str(port),
                 "--lifespan", "off", "--ws", "websockets", "--no-access-log",
+                "--ws-max-size", "131072",
             ],
             cwd=BASE_DIR,
             env=env,
@@ -263,7 +264,8 @@ class Run:
             frame = json.loads(raw)
             kind = frame.get("type")
             if kind == "message":
-                token = frame["message"].get("client_id") or ""
+                # The portal sends client_id only to the author: match on the body instead.
+                token = "b" + frame["message"].get("body", "").rsplit(" ", 1)[-1]
                 if token in self.sent:
                     self.received[token] = self.received.get(token, 0) + 1
                     self.latencies.append(now - self.sent[token][0])

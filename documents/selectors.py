@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce, Lower
 
 from accounts.models import User
 from groups.models import ExpertGroup
+from meetings.models import Meeting
 
 from .models import Document, Folder, Keyword, RestrictedDownload, Version
 
@@ -99,6 +100,23 @@ def document_for_viewer(group: ExpertGroup, pk: int) -> Document:
     )
     document.group = group  # the viewer's group, with its lifecycle already prefetched
     return document
+
+
+def meetings_of(document: Document) -> list[Meeting]:
+    """Meetings of the document's group whose agenda or minutes it is, in one query.
+
+    Each meeting is marked ``is_agenda`` / ``is_minutes`` (a document can be both).
+    """
+    meetings = list(
+        Meeting.objects.filter(group=document.group)
+        .filter(Q(agenda_document=document) | Q(minutes_document=document))
+        .order_by("starts_at", "pk")
+    )
+    for meeting in meetings:
+        meeting.group = document.group
+        meeting.is_agenda = meeting.agenda_document_id == document.pk
+        meeting.is_minutes = meeting.minutes_document_id == document.pk
+    return meetings
 
 
 def versions_of(document: Document) -> list[Version]:

@@ -404,7 +404,13 @@ def orphans_sweep(*, older_than_hours: int = 24, dry_run: bool = False) -> list[
             Version.objects.filter(storage_key__in=keys).values_list("storage_key", flat=True)
         )
         for key in keys:
-            if key not in known and default_storage.get_modified_time(key) < cutoff:
+            if key in known:
+                continue
+            try:
+                modified = default_storage.get_modified_time(key)
+            except FileNotFoundError:  # deleted meanwhile (a purge, another sweep)
+                continue
+            if modified < cutoff:
                 orphans.append(key)
     if not dry_run:
         _delete_files(orphans)

@@ -156,6 +156,7 @@ def document_detail(request, slug: str, pk: int):
             group,
             document=document,
             versions=selectors.versions_of(document),
+            meetings=selectors.meetings_of(document),
             keywords=list(document.keywords.order_by("name")),
             version_form=VersionForm(),
             may={

@@ -27,7 +27,7 @@ from datetime import UTC, timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -133,13 +133,20 @@ def _claim(package_id: int) -> ArchivePackage | None:
     claimed = (
         ArchivePackage.objects.filter(pk=package_id)
         .filter(Q(state=State.QUEUED) | Q(state=State.RUNNING, heartbeat_at__lt=_stale_before()))
-        .update(state=State.RUNNING, started_at=now, heartbeat_at=now, files_done=0, error="")
+        .update(
+            state=State.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            files_done=0,
+            error="",
+            attempts=F("attempts") + 1,
+        )
     )
     if not claimed:
         return None
-    package = ArchivePackage.objects.select_related("group", "requested_by").get(pk=package_id)
-    ArchivePackage.objects.filter(pk=package_id).update(attempts=package.attempts + 1)
-    return package
+    # ``attempts`` identifies this run: a worker that lost the row to another one
+    # (its heartbeat stopped too long) cannot mark it ready or failed any more.
+    return ArchivePackage.objects.select_related("group", "requested_by").get(pk=package_id)
 
 
 def archive_package_build(*, package_id: int) -> bool:
@@ -152,9 +159,13 @@ def archive_package_build(*, package_id: int) -> bool:
     if package is None:
         return False
     group = package.group
+    ours = ArchivePackage.objects.filter(
+        pk=package.pk, state=State.RUNNING, attempts=package.attempts
+    )
     contents = _Contents(group, all_versions=package.include_all_versions)
-    ArchivePackage.objects.filter(pk=package.pk).update(files_total=contents.file_count())
-    progress = _Progress(package.pk)
+    total = contents.file_count()
+    ours.update(files_total=total)
+    progress = _Progress(ours)
     try:
         with translation.override(package.language or settings.LANGUAGE_CODE):
             result = build_package(
@@ -162,16 +173,15 @@ def archive_package_build(*, package_id: int) -> bool:
                 top=f"{group.slug}-archive",
                 fill=contents.fill,
                 on_progress=progress.step,
+                on_store=progress.beat,
             )
     except Exception as exc:
         log.exception("archive package %s of %s failed", package.pk, group.slug)
-        ArchivePackage.objects.filter(pk=package.pk, state=State.RUNNING).update(
-            state=State.FAILED, finished_at=timezone.now(), error=str(exc)[:2000]
-        )
+        ours.update(state=State.FAILED, finished_at=timezone.now(), error=str(exc)[:2000])
         return False
     try:
         with transaction.atomic():
-            still_ours = ArchivePackage.objects.filter(pk=package.pk, state=State.RUNNING).update(
+            still_ours = ours.update(
                 state=State.READY,
                 finished_at=timezone.now(),
                 heartbeat_at=timezone.now(),
@@ -180,7 +190,7 @@ def archive_package_build(*, package_id: int) -> bool:
                 sha256=result.sha256,
                 manifest_sha256=result.manifest_sha256,
                 file_count=len(result.entries),
-                files_done=contents.file_count(),
+                files_done=total,
             )
             if not still_ours:
                 raise PackageError("the run was taken over by another worker")
@@ -275,21 +285,26 @@ def archive_page_url(group) -> str:
 
 
 class _Progress:
-    """Reports files done to the row, at most about once a second (and on the last)."""
+    """Reports files done (and that the run is alive) to the row, at most once a second."""
 
-    def __init__(self, package_id: int):
-        self.package_id = package_id
+    def __init__(self, row):
+        self.row = row  # the queryset of this run's row
         self.done = 0
         self.last = timezone.now()
 
     def step(self) -> None:
         self.done += 1
+        self._report()
+
+    def beat(self) -> None:
+        """Called while the finished package is stored: the run is still alive."""
+        self._report()
+
+    def _report(self) -> None:
         now = timezone.now()
         if (now - self.last).total_seconds() >= 1:
             self.last = now
-            ArchivePackage.objects.filter(pk=self.package_id).update(
-                files_done=self.done, heartbeat_at=now
-            )
+            self.row.update(files_done=self.done, heartbeat_at=now)
 
 
 # --- Reads: what goes into the package ---------------------------------------
@@ -317,36 +332,45 @@ class _Contents:
     def __init__(self, group: ExpertGroup, *, all_versions: bool):
         self.group = group
         self.all_versions = all_versions
-        self._documents = None
+
+    def _documents(self):
+        from documents.models import Document
+
+        return Document.objects.filter(
+            group=self.group, binned_at__isnull=True, current_version__isnull=False
+        )
 
     def documents(self):
-        from documents.models import Document, Version
+        """The documents to pack, streamed in chunks (never all model rows at once)."""
+        from django.db.models import Prefetch
 
-        if self._documents is None:
-            rows = (
-                Document.objects.filter(group=self.group, binned_at__isnull=True)
-                .select_related("folder", "current_version__uploaded_by", "created_by")
-                .prefetch_related("keywords")
-                .order_by("folder__name", "title", "pk")
-            )
-            if self.all_versions:
-                from django.db.models import Prefetch
+        from documents.models import Version
 
-                rows = rows.prefetch_related(
-                    Prefetch(
-                        "versions",
-                        queryset=Version.objects.select_related("uploaded_by").order_by("number"),
-                        to_attr="all_versions",
-                    )
+        rows = (
+            self._documents()
+            .select_related("folder", "current_version__uploaded_by")
+            .prefetch_related("keywords")
+            .order_by("folder__name", "title", "pk")
+        )
+        if self.all_versions:
+            rows = rows.prefetch_related(
+                Prefetch(
+                    "versions",
+                    queryset=Version.objects.select_related("uploaded_by").order_by("number"),
+                    to_attr="all_versions",
                 )
-            self._documents = [d for d in rows if d.current_version_id is not None]
-        return self._documents
+            )
+        return rows.iterator(chunk_size=200)
 
     def versions_of(self, document) -> list:
         return document.all_versions if self.all_versions else [document.current_version]
 
     def file_count(self) -> int:
-        return sum(len(self.versions_of(d)) for d in self.documents())
+        from documents.models import Version
+
+        if self.all_versions:
+            return Version.objects.filter(document__in=self._documents()).count()
+        return self._documents().count()
 
     def fill(self, writer: PackageWriter) -> dict:
         group = self.group
@@ -440,12 +464,43 @@ class _Contents:
                     stream.close()
                 listed.append(
                     {
-                        "document": document,
-                        "version": version,
-                        "path": entry.path,
+                        # Plain values only: the documents themselves are not kept.
+                        "id": document.pk,
+                        "title": document.title,
+                        "folder": document.folder.name if document.folder else "",
+                        "purpose": document.purpose,
+                        "sensitivity": document.sensitivity,
+                        "keywords": ", ".join(k.name for k in document.keywords.all()),
+                        "number": version.number,
                         "current": version.pk == document.current_version_id,
+                        "file_name": version.original_name,
+                        "path": entry.path,
+                        "size": version.size,
+                        "sha256": version.sha256,
+                        "type": version.content_type,
+                        "uploaded_by": _who(version.uploaded_by),
+                        "uploaded_at": version.uploaded_at,
+                        "comment": version.comment,
                     }
                 )
+        columns = [
+            "id",
+            "title",
+            "folder",
+            "purpose",
+            "sensitivity",
+            "keywords",
+            "number",
+            "current",
+            "file_name",
+            "path",
+            "size",
+            "sha256",
+            "type",
+            "uploaded_by",
+            "uploaded_at",
+            "comment",
+        ]
         writer.add_csv(
             "documents/index.csv",
             [
@@ -468,22 +523,12 @@ class _Contents:
             ],
             (
                 [
-                    row["document"].pk,
-                    row["document"].title,
-                    row["document"].folder.name if row["document"].folder else "",
-                    row["document"].purpose,
-                    row["document"].sensitivity,
-                    ", ".join(k.name for k in row["document"].keywords.all()),
-                    row["version"].number,
-                    "yes" if row["current"] else "no",
-                    row["version"].original_name,
-                    row["path"],
-                    row["version"].size,
-                    row["version"].sha256,
-                    row["version"].content_type,
-                    _who(row["version"].uploaded_by),
-                    _utc(row["version"].uploaded_at),
-                    row["version"].comment,
+                    ("yes" if row[c] else "no")
+                    if c == "current"
+                    else _utc(row[c])
+                    if c == "uploaded_at"
+                    else row[c]
+                    for c in columns
                 ]
                 for row in listed
             ),
@@ -493,7 +538,7 @@ class _Contents:
     def _write_meetings(self, writer: PackageWriter, document_paths: list[dict]) -> list[dict]:
         from meetings.models import Invitee, Meeting
 
-        paths = {row["document"].pk: row["path"] for row in document_paths if row["current"]}
+        paths = {row["id"]: row["path"] for row in document_paths if row["current"]}
         meetings = list(
             Meeting.objects.filter(group=self.group)
             .select_related("created_by", "agenda_document", "minutes_document")

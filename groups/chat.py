@@ -231,7 +231,7 @@ def _mentioned_members(group, body: str, author) -> list:
 def _notify_mentions(*, actor, group, message: ChatMessage, users) -> None:
     if not users:
         return
-    url = reverse("groups:chat", kwargs={"slug": group.slug}) + f"#message-{message.pk}"
+    url = chat_message_url(group, message)
     body = message.body if len(message.body) <= 1000 else message.body[:999] + "…"
     notify(
         users=users,
@@ -242,6 +242,44 @@ def _notify_mentions(*, actor, group, message: ChatMessage, users) -> None:
         body=body,
         url=url,
     )
+
+
+def chat_message_url(group, message: ChatMessage) -> str:
+    """The room opened around ``message`` (however old it is), scrolled to it."""
+    room = reverse("groups:chat", kwargs={"slug": group.slug})
+    return f"{room}?around={message.seq}#message-{message.pk}"
+
+
+def _linked_document(actor, group, document):
+    """The group document a message links to, or ChatError when it may not be linked.
+
+    A document of another group answers exactly like one that does not exist.
+    """
+    from documents.models import Document
+
+    if document in (None, ""):
+        return None
+    if not isinstance(document, int) or isinstance(document, bool):
+        raise ChatError(_("The document you link is not in this group."), code="document")
+    found = Document.objects.filter(pk=document, group=group).first()
+    if found is None:
+        raise ChatError(_("The document you link is not in this group."), code="document")
+    found.group = group  # with its lifecycle, for the permission check
+    if found.is_binned:
+        raise ChatError(
+            _("This document is in the bin: restore it before linking it."), code="document"
+        )
+    if not actor.has_perm("documents.view_document", found):
+        raise ChatError(_("The document you link is not in this group."), code="document")
+    return found
+
+
+def chat_linkable_documents(group, limit: int = 100) -> list:
+    """The group's documents a member may link from the composer, most recently updated first."""
+    from documents.models import Document
+
+    rows = Document.objects.filter(group=group, binned_at__isnull=True)
+    return list(rows.order_by("-updated_at", "-pk").only("pk", "title")[:limit])
 
 
 def _reply_target(group, reply_to) -> ChatMessage | None:
@@ -256,8 +294,13 @@ def _reply_target(group, reply_to) -> ChatMessage | None:
 
 
 def _broadcast_on_commit(group_id: int, kind: str, message: ChatMessage, mentions=None) -> None:
+    """The frame is the same for the whole room; the author's own sockets also learn the
+    ``client_id`` their browser chose (``ChatConsumer.chat_frame`` adds it), nobody else."""
     frame = {"type": kind, "message": message_payload(message, mentions=mentions)}
-    transaction.on_commit(lambda: realtime.room_broadcast(group_id=group_id, frame=frame))
+    author = {}
+    if kind == "message" and message.client_id:
+        author = {"author_id": message.author_id, "client_id": message.client_id}
+    transaction.on_commit(lambda: realtime.room_broadcast(group_id=group_id, frame=frame, **author))
 
 
 def _next_seq(group) -> int:
@@ -277,9 +320,12 @@ def _next_seq(group) -> int:
 
 
 def chat_message_post(
-    *, actor, group: ExpertGroup, body, reply_to=None, client_id: str = ""
+    *, actor, group: ExpertGroup, body, reply_to=None, document=None, client_id: str = ""
 ) -> ChatMessage:
     """Store a member's message, notify the members it mentions, broadcast it after commit.
+
+    ``document`` (an id) links a document of the same group that is not in the bin
+    and that the author may see; anything else is refused and nothing is stored.
 
     A ``client_id`` already used by the same author returns the stored message
     unchanged (a browser re-sending after a dropped connection), so a message is
@@ -294,6 +340,7 @@ def chat_message_post(
             return existing
     body = chat_body_clean(body)
     target = _reply_target(group, reply_to)
+    linked = _linked_document(actor, group, document)
     _rate_limit_check(actor)
     try:
         with transaction.atomic():
@@ -303,6 +350,7 @@ def chat_message_post(
                 author=actor,
                 body=body,
                 reply_to=target,
+                document=linked,
                 client_id=client_id or "",
             )
             mentioned = _mentioned_members(group, body, actor)
@@ -329,7 +377,9 @@ def _sent_before(actor, group, client_id: str) -> ChatMessage | None:
 def _message_in(group, message_id, *, lock: bool = False) -> ChatMessage:
     if not isinstance(message_id, int) or isinstance(message_id, bool):
         raise ChatError(_("This message is not in this chat."), code="not_found")
-    rows = ChatMessage.objects.select_related("author", "deleted_by", "reply_to__author")
+    rows = ChatMessage.objects.select_related(
+        "author", "deleted_by", "reply_to__author", "document__group"
+    )
     if lock:
         rows = rows.select_for_update(of=("self",))
     message = rows.filter(pk=message_id, group=group).first()
@@ -387,7 +437,8 @@ def chat_message_delete(*, actor, group: ExpertGroup, message_id: int) -> ChatMe
     message.deleted_at = timezone.now()
     message.deleted_by = actor
     message.body = ""
-    message.save(update_fields=["deleted_at", "deleted_by", "body"])
+    message.document = None
+    message.save(update_fields=["deleted_at", "deleted_by", "body", "document"])
     message.edits.all().delete()
     message.mentions.clear()
     if not own:
@@ -462,7 +513,7 @@ def chat_messages(group) -> QuerySet[ChatMessage]:
 
     return (
         ChatMessage.objects.filter(group=group)
-        .select_related("author", "deleted_by", "reply_to__author")
+        .select_related("author", "deleted_by", "reply_to__author", "document__group")
         .prefetch_related(Prefetch("mentions", queryset=User.objects.only("pk")))
     )
 
@@ -490,6 +541,20 @@ def chat_history(
     return list(reversed(page[:limit])), len(page) > limit
 
 
+def chat_history_around(
+    *, group, seq: int, limit: int = PAGE_SIZE
+) -> tuple[list[ChatMessage], bool, bool]:
+    """The page of messages around message number ``seq`` (a link to an old message),
+    in order, and whether there are earlier and later ones."""
+    limit = max(2, min(limit, RESUME_BATCH))
+    half = limit // 2
+    rows = chat_messages(group)
+    earlier = list(rows.filter(seq__lt=seq).order_by("-seq")[: half + 1])
+    later = list(rows.filter(seq__gte=seq).order_by("seq")[: limit - half + 1])
+    page = list(reversed(earlier[:half])) + later[: limit - half]
+    return page, len(earlier) > half, len(later) > limit - half
+
+
 def chat_changed_since(*, group, since: datetime, upto_seq: int) -> list[ChatMessage]:
     """Messages up to ``upto_seq`` edited or deleted since ``since`` (a client catching up)."""
     since = since - CLOCK_MARGIN
@@ -504,18 +569,23 @@ def chat_latest_seq(group) -> int:
 
 
 def chat_unread_counts(user) -> dict[int, int]:
-    """Unread messages by others per group the user is an active member of (one query)."""
+    """Unread messages by others per group the user is an active member of (one query).
+
+    Only messages sent since the member's active membership started count: a new
+    member has no read marker, and the history from before they joined is not news.
+    """
     if not getattr(user, "is_authenticated", False):
         return {}
-    groups = Membership.objects.filter(user=user, state=Membership.State.ACTIVE).values("group_id")
+    active = Membership.objects.filter(user=user, state=Membership.State.ACTIVE)
     marker = ChatReadMarker.objects.filter(user=user, group_id=OuterRef("group_id")).values(
         "last_read_seq"
     )[:1]
+    started = active.filter(group_id=OuterRef("group_id")).values("started_at")[:1]
     rows = (
-        ChatMessage.objects.filter(group_id__in=groups, deleted_at__isnull=True)
+        ChatMessage.objects.filter(group_id__in=active.values("group_id"), deleted_at__isnull=True)
         .exclude(author=user)
-        .alias(seen=Coalesce(Subquery(marker), 0))
-        .filter(seq__gt=F("seen"))
+        .alias(seen=Coalesce(Subquery(marker), 0), since=Subquery(started))
+        .filter(Q(since__isnull=True) | Q(created_at__gte=F("since")), seq__gt=F("seen"))
         .values("group_id")
         .annotate(n=Count("pk"))
         .order_by()
@@ -536,9 +606,23 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
-def message_payload(message: ChatMessage, mentions=None) -> dict:
+def _document_payload(message: ChatMessage) -> dict | None:
+    document = message.document if message.document_id is not None else None
+    if document is None or message.is_deleted:
+        return None
+    if document.is_binned:  # moved to the bin since: its title is no longer for everyone
+        return {"id": document.pk, "title": None, "url": None}
+    url = reverse("documents:detail", kwargs={"slug": document.group.slug, "pk": document.pk})
+    return {"id": document.pk, "title": document.title, "url": url}
+
+
+def message_payload(message: ChatMessage, mentions=None, *, viewer_id: int | None = None) -> dict:
     """What a client is told about a message. The same for every viewer: times are UTC
-    and the browser shows them in the viewer's zone; deleted text is never sent."""
+    and the browser shows them in the viewer's zone; deleted text is never sent.
+
+    The one exception: the ``client_id`` the author's browser chose is included only
+    when ``viewer_id`` is the author (it lets their browser match a re-sent message).
+    """
     reply = None
     if message.reply_to_id is not None and message.reply_to is not None:
         target = message.reply_to
@@ -549,7 +633,7 @@ def message_payload(message: ChatMessage, mentions=None) -> dict:
             "excerpt": "" if target.is_deleted else target.body[:160],
             "deleted": target.is_deleted,
         }
-    return {
+    payload = {
         "id": message.pk,
         "seq": message.seq,
         "author": {"id": message.author.pk, "name": _name(message.author)}
@@ -557,6 +641,7 @@ def message_payload(message: ChatMessage, mentions=None) -> dict:
         else None,
         "body": "" if message.is_deleted else message.body,
         "reply_to": reply,
+        "document": _document_payload(message),
         "mentions": sorted(
             u.pk for u in (message.mentions.all() if mentions is None else mentions)
         ),
@@ -564,8 +649,10 @@ def message_payload(message: ChatMessage, mentions=None) -> dict:
         "edited_at": _iso(message.edited_at),
         "deleted": message.is_deleted,
         "deleted_by_author": message.is_deleted and message.deleted_by_id == message.author_id,
-        "client_id": message.client_id,
     }
+    if viewer_id is not None and viewer_id == message.author_id and message.client_id:
+        payload["client_id"] = message.client_id
+    return payload
 
 
 def chat_retention_enforce(*, now=None) -> int:

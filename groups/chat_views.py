@@ -2,7 +2,9 @@
 
 The live part is the WebSocket consumer (``groups/consumers.py``); both call
 ``groups/chat.py``. The page works without JavaScript: it shows the latest
-messages (and older ones with ``?before=n``) and posts through a plain form.
+messages (older ones with ``?before=n``, the ones around message *n* with
+``?around=n``, which is where a mention notification leads) and posts through a
+plain form.
 """
 
 from django.contrib import messages
@@ -69,22 +71,33 @@ def _texts() -> dict:
         "mention_label": _("Mention a member"),
         "jump": _("Show the quoted message"),
         "empty": _("No messages yet. Say hello!"),
+        "document": _("Document:"),
+        "document_gone": _("a document that is no longer available"),
     }
 
 
 @require_GET
 def chat_room(request, slug: str):
     group = _group(request, slug)
-    before = _int(request.GET.get("before"))
-    page, has_more = chat.chat_history(group=group, before_seq=before)
-    latest = chat.chat_latest_seq(group)
-    if before is None and latest:
-        chat.chat_mark_read(user=request.user, group=group, seq=latest)
     user = request.user
+    before = _int(request.GET.get("before"))
+    around = _int(request.GET.get("around")) if before is None else None
+    latest = chat.chat_latest_seq(group)
+    if around is not None and latest - around < chat.PAGE_SIZE:
+        around = None  # among the latest messages: the live page shows it
+    has_later = False
+    if around is not None:
+        page, has_more, has_later = chat.chat_history_around(group=group, seq=around)
+    else:
+        page, has_more = chat.chat_history(group=group, before_seq=before)
+        has_later = before is not None and bool(page) and page[-1].seq < latest
+    static_page = before is not None or around is not None
+    if not static_page and latest:
+        chat.chat_mark_read(user=user, group=group, seq=latest)
     config = {
         "ws_path": f"/ws/groups/{group.slug}/chat/",
         "history_url": reverse("groups:chat_history", kwargs={"slug": group.slug}),
-        "live": not group.is_archived and before is None,
+        "live": not group.is_archived and not static_page,
         "user_id": user.pk,
         "timezone": getattr(user, "timezone", "") or timezone.get_current_timezone_name(),
         "language": request.LANGUAGE_CODE,
@@ -106,9 +119,16 @@ def chat_room(request, slug: str):
             chat_messages=page,
             has_more=has_more,
             before=before,
+            static_page=static_page,
+            target_seq=around,
+            # The next page starts after the last one shown (``?around`` centres it).
+            later_around=page[-1].seq + chat.PAGE_SIZE // 2 + 1 if has_later else None,
             chat_config=config,
-            chat_initial=[chat.message_payload(m) for m in page],
+            chat_initial=[chat.message_payload(m, viewer_id=user.pk) for m in page],
             chat_members=members,
+            chat_documents=chat.chat_linkable_documents(group)
+            if user.has_perm("groups.contribute", group)
+            else [],
             max_length=chat.max_length(),
         ),
     )
@@ -124,7 +144,8 @@ def chat_history(request, slug: str):
         after_seq=_int(request.GET.get("after")),
         limit=_int(request.GET.get("limit")) or chat.PAGE_SIZE,
     )
-    return JsonResponse({"messages": [chat.message_payload(m) for m in page], "has_more": has_more})
+    payloads = [chat.message_payload(m, viewer_id=request.user.pk) for m in page]
+    return JsonResponse({"messages": payloads, "has_more": has_more})
 
 
 @require_POST
@@ -137,6 +158,7 @@ def chat_post(request, slug: str):
             group=group,
             body=request.POST.get("body", ""),
             reply_to=_int(request.POST.get("reply_to")),
+            document=_int(request.POST.get("document")),
         )
     except chat.ChatError as exc:
         for message in exc.messages:

@@ -4,12 +4,13 @@ Protocol (JSON text frames). The client sends:
 
 - ``{"type": "resume", "after": n, "since": "<iso time>"}``: everything after
   message number ``n`` (and edits/deletions since ``since``), then ``resumed``;
-- ``{"type": "send", "body": "…", "reply_to": id, "client_id": "…"}``;
+- ``{"type": "send", "body": "…", "reply_to": id, "document": id, "client_id": "…"}``;
 - ``{"type": "edit", "id": id, "body": "…"}``, ``{"type": "delete", "id": id}``;
 - ``{"type": "read", "seq": n}``, ``{"type": "typing"}``, ``{"type": "ping"}``.
 
 The server sends ``hello``, ``message``, ``changed``, ``messages`` (a batch),
-``resumed``, ``ack``, ``presence``, ``typing``, ``pong``, ``error`` (with a
+``resumed``, ``ack`` (with the stored message), ``presence``, ``typing``, ``pong``
+(with ``latest_seq``, so that a client notices what it missed), ``error`` (with a
 ``code`` and a translated ``message``) and ``closed`` just before it closes the
 socket with one of the codes in ``groups/realtime.py``.
 
@@ -17,7 +18,14 @@ Anonymous users and people who may not see the group are refused at the
 handshake. Every frame re-reads the sender's rights (``chat.chat_access``), so a
 removed member or an expired group is noticed at once even if the close event
 were lost. Bad frames get an error frame; the socket stays open, except for a
-client that floods it.
+client that floods it, or one whose frame is larger than ``WS_MAX_SIZE``: the
+server (uvicorn ``--ws-max-size``, in the Procfile) closes that one with 1009
+before buffering it.
+
+Every ping joins the socket's channel-layer groups again (``group_add`` is
+idempotent and cheap): after a quick Redis restart that forgot the rooms while
+the sockets stayed open, the socket is back in its room within one ping, and
+the pong's ``latest_seq`` tells the client what it missed meanwhile.
 """
 
 import contextlib
@@ -43,11 +51,15 @@ from . import chat, realtime
 # A frame larger than this is refused before it is parsed (a message is at most
 # CHAT_MESSAGE_MAX_LENGTH characters; JSON escaping can make it up to 6× longer).
 MAX_FRAME_BYTES = 64 * 1024
+# The largest WebSocket message the server reads at all (bytes): uvicorn's
+# ``--ws-max-size`` in the Procfile and the test servers. Frames between
+# MAX_FRAME_BYTES and this get an error frame; larger ones close the socket (1009)
+# without being buffered whole (uvicorn's default would be 16 MiB).
+WS_MAX_SIZE = 2 * MAX_FRAME_BYTES
 # More frames than this within FRAME_WINDOW seconds close the socket (4429).
 FRAME_BUDGET = 60
 FRAME_WINDOW = 10.0
 TYPING_EVERY = 2.0  # seconds between two typing notices from one socket
-REJOIN_EVERY = 3600.0  # channels-redis forgets group members after a day
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +177,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _join_rooms(self):
         for room in self.rooms:
             await self.channel_layer.group_add(room, self.channel_name)
-        self.joined_at = time.monotonic()
 
     async def disconnect(self, code):
         if self.group_id is None:
@@ -307,6 +318,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             group=access.group,
             body=frame.get("body"),
             reply_to=frame.get("reply_to"),
+            document=frame.get("document"),
             client_id=frame.get("client_id") or "",
         )
         return [
@@ -315,6 +327,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "client_id": frame.get("client_id"),
                 "id": message.pk,
                 "seq": message.seq,
+                "message": chat.message_payload(message, viewer_id=access.user.pk),
             }
         ]
 
@@ -334,7 +347,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     def _ping(self, access, frame):
         chat.chat_presence_touch(channel_name=self.channel_name)
-        return [{"type": "pong", "now": _now_iso(), "can_post": access.can_post}]
+        return [
+            {
+                "type": "pong",
+                "now": _now_iso(),
+                "can_post": access.can_post,
+                "latest_seq": chat.chat_latest_seq(access.group),
+            }
+        ]
 
     def _typing(self, access, frame):
         if not access.can_post:
@@ -346,6 +366,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             raise chat.ChatError(_("This message could not be read."), code="invalid")
         page, more = chat.chat_history(group=access.group, after_seq=after, limit=chat.RESUME_BATCH)
+
+        def payload(message):
+            return chat.message_payload(message, viewer_id=access.user.pk)
+
         replies = []
         since = frame.get("since")
         if isinstance(since, str) and frame.get("_first"):
@@ -356,12 +380,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if when is not None and timezone.is_aware(when):
                 changed = chat.chat_changed_since(group=access.group, since=when, upto_seq=after)
                 if changed:
-                    replies.append(
-                        {"type": "messages", "messages": [chat.message_payload(m) for m in changed]}
-                    )
-        replies.append(
-            {"type": "messages", "messages": [chat.message_payload(m) for m in page], "more": more}
-        )
+                    replies.append({"type": "messages", "messages": [payload(m) for m in changed]})
+        replies.append({"type": "messages", "messages": [payload(m) for m in page], "more": more})
         frame["_upto"] = page[-1].seq if page else after
         frame["_more"] = more
         return replies
@@ -379,9 +399,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._serve(ChatConsumer._read, frame)
 
     async def on_ping(self, frame):
-        ok = await self._serve(ChatConsumer._ping, frame)
-        if ok and time.monotonic() - self.joined_at > REJOIN_EVERY:
+        # Join first, then read latest_seq: a message committed after the join is
+        # broadcast to this socket, one committed before is counted in the pong.
+        try:
             await self._join_rooms()
+        except Exception:  # the layer is down: the pong still tells what was missed
+            logger.warning("chat: could not re-join the rooms of %s", self.channel_name)
+        await self._serve(ChatConsumer._ping, frame)
 
     async def on_typing(self, frame):
         now = time.monotonic()
@@ -420,6 +444,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # --- Events from the channel layer -----------------------------------
 
     async def chat_frame(self, event):
+        client_id = event.get("client_id")
+        if client_id and event.get("author_id") == self.user_id:
+            # The author's own sockets learn which of their pending messages this is.
+            frame = json.loads(event["text"])
+            frame["message"]["client_id"] = client_id
+            await self.send_json(frame)
+            return
         await self.send(text_data=event["text"])
 
     async def chat_typing(self, event):

@@ -275,6 +275,15 @@ class ChatMessage(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
     )
     mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    # A group document the message links to (validated by ``chat_message_post``).
+    document = models.ForeignKey(
+        "documents.Document",
+        verbose_name=_("linked document"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     # Chosen by the sending browser, so that a message re-sent after a dropped
     # connection is stored once.
     client_id = models.CharField(max_length=64, blank=True)

@@ -88,9 +88,18 @@ def _send(name: str, event: dict) -> bool:
         return False
 
 
-def room_broadcast(*, group_id: int, frame: dict) -> bool:
-    """Send one frame to every socket of the room; serialised once for all of them."""
-    return _send(room_name(group_id), {"type": "chat.frame", "text": json.dumps(frame)})
+def room_broadcast(
+    *, group_id: int, frame: dict, author_id: int | None = None, client_id: str = ""
+) -> bool:
+    """Send one frame to every socket of the room; serialised once for all of them.
+
+    ``client_id`` (with the ``author_id`` it belongs to) travels beside the text: the
+    author's sockets put it in the message they relay, nobody else ever sees it.
+    """
+    event = {"type": "chat.frame", "text": json.dumps(frame)}
+    if client_id and author_id is not None:
+        event.update(author_id=author_id, client_id=client_id)
+    return _send(room_name(group_id), event)
 
 
 def group_close_sockets(*, group_id: int) -> bool:

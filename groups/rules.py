@@ -31,6 +31,30 @@ def forget_memberships(user) -> None:
     user.__dict__.pop("_active_memberships", None)
 
 
+def group_pks_viewable(user, groups) -> set[int]:
+    """The pks of ``groups`` whose private pages ``user`` may open (``groups.view_group``).
+
+    For lists: at most three queries whatever the number of groups (the
+    secretariat check, then the user's memberships of all of them at once, which
+    also fill ``membership_of``'s cache).
+    """
+    groups = [group for group in groups if group is not None]
+    if not getattr(user, "is_authenticated", False) or not groups:
+        return set()
+    if secretariat.test(user):
+        return {group.pk for group in groups}
+    cache = user.__dict__.setdefault("_active_memberships", {})
+    missing = [group.pk for group in groups if group.pk not in cache]
+    if missing:
+        for pk in missing:
+            cache[pk] = None
+        for membership in Membership.objects.filter(
+            user=user, group_id__in=missing, state=Membership.State.ACTIVE
+        ).order_by("created_at"):
+            cache[membership.group_id] = membership  # the latest wins, as in membership_of
+    return {group.pk for group in groups if is_member(user, group)}
+
+
 @rules.predicate
 def is_member(user, group) -> bool:
     return membership_of(user, group) is not None
@@ -53,9 +77,15 @@ def group_is_archived(user, group) -> bool:
 
 
 @rules.predicate
+def group_has_started(user, group) -> bool:
+    return group is not None and group.lifecycle.state != "proposed"
+
+
+@rules.predicate
 def group_is_open_for_joining(user, group) -> bool:
+    # Not "proposed": a group that has not started is not public yet (its public page
+    # answers 404 to non-members), so nobody can ask to join it.
     return group is not None and group.lifecycle.state in (
-        "proposed",
         "active",
         "expiring_soon",
         "extension_requested",
@@ -76,7 +106,10 @@ rules.add_perm(
     "groups.manage_members",
     (is_coordinator & group_is_writable) | (secretariat & ~group_is_archived),
 )
-rules.add_perm("groups.request_extension", is_coordinator & group_is_writable)
+# Who may ask for the extension: a coordinator of a group that has started and is not
+# archived. Whether it can still be asked (term 1 in force, none pending, not extended
+# yet) is the service's to say, with a message: an expired group's coordinator is told why.
+rules.add_perm("groups.request_extension", is_coordinator & group_has_started & ~group_is_archived)
 rules.add_perm("groups.decide_extension", secretariat)
 rules.add_perm("groups.manage_group", secretariat)
 rules.add_perm("groups.view_activity", is_member | secretariat)

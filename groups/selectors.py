@@ -1,8 +1,15 @@
 """Reads about groups, filtered to what the viewer may see and prefetched."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from collections import Counter
+from dataclasses import dataclass
 
-from .models import ExpertGroup, ExtensionRequest, Membership
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import lifecycle
+from .models import ExpertGroup, ExtensionRequest, Mandate, Membership
 
 PENDING = Prefetch(
     "extension_requests",
@@ -16,15 +23,24 @@ def groups_with_lifecycle() -> QuerySet[ExpertGroup]:
     return ExpertGroup.objects.prefetch_related("mandates", PENDING)
 
 
-def groups_public() -> tuple[list[ExpertGroup], list[ExpertGroup]]:
-    """(current, past) groups for the public list; proposed groups are not shown."""
-    current, past = [], []
-    for group in groups_with_lifecycle().order_by("name"):
-        if group.lifecycle.state == "archived":
-            past.append(group)
-        elif group.lifecycle.state != "proposed":
-            current.append(group)
-    return current, past
+def groups_public_current() -> QuerySet[ExpertGroup]:
+    """Current groups for the public list: started (not proposed) and not archived.
+
+    Expired groups that are not archived yet stay listed. A queryset, so that the
+    list is paginated in the database with a fixed number of queries.
+    """
+    started = Mandate.objects.filter(group=OuterRef("pk"), start_date__lte=timezone.localdate())
+    return (
+        groups_with_lifecycle()
+        .filter(archived_at__isnull=True)
+        .filter(Exists(started))
+        .order_by("name", "pk")
+    )
+
+
+def groups_public_past() -> QuerySet[ExpertGroup]:
+    """Past (archived) groups for the public list."""
+    return groups_with_lifecycle().filter(archived_at__isnull=False).order_by("name", "pk")
 
 
 def group_for_viewer(*, slug: str) -> ExpertGroup:
@@ -76,20 +92,75 @@ def open_membership(user, group) -> Membership | None:
     )
 
 
-def secretariat_overview() -> list[ExpertGroup]:
-    """All groups; those whose mandate ends in the next 90 days first, soonest first."""
+@dataclass(frozen=True)
+class SecretariatOverview:
+    """The secretariat's dashboard of groups by state."""
+
+    groups: list[ExpertGroup]  # of the chosen state (all without one), ending soonest first
+    counts: list[tuple[str, str, int]]  # (state, label, number of groups), every state
+    total: int
+    state: str  # the chosen state, "" for all
+    soon_days: int  # "ending soon" means within this many days
+
+
+def secretariat_overview(*, state: str = "") -> SecretariatOverview:
+    """All groups with their states, counted per state and optionally filtered by one.
+
+    Groups whose last term ends within ``settings.MANDATE_EXPIRING_SOON_DAYS`` come
+    first, soonest first (each has ``ending_soon``); then the others by name. Two
+    queries whatever the number of groups: the lifecycle is computed in Python from
+    the prefetched mandates and pending requests.
+    """
+    soon_days = settings.MANDATE_EXPIRING_SOON_DAYS
     groups = list(
         groups_with_lifecycle().annotate(
             member_count=Count("memberships", filter=Q(memberships__state=Membership.State.ACTIVE))
         )
     )
+    for group in groups:
+        life = group.lifecycle
+        group.ending_soon = (
+            life.days_left is not None
+            and life.days_left <= soon_days
+            and life.current is life.last
+            and group.archived_at is None
+        )
 
     def key(group):
-        life = group.lifecycle
-        soon = life.days_left is not None and life.days_left <= 90 and life.current is life.last
-        return (0 if soon else 1, life.days_left if soon else 0, group.name)
+        if group.ending_soon:
+            return (0, group.lifecycle.days_left, group.name)
+        return (1, 0, group.name)
 
-    return sorted(groups, key=key)
+    groups.sort(key=key)
+    per_state = Counter(group.state for group in groups)
+    counts = [(name, label, per_state.get(name, 0)) for name, label in lifecycle.LABELS.items()]
+    if state not in lifecycle.LABELS:
+        state = ""
+    return SecretariatOverview(
+        groups=[group for group in groups if not state or group.state == state],
+        counts=counts,
+        total=len(groups),
+        state=state,
+        soon_days=soon_days,
+    )
+
+
+def extension_unavailable_reason(group) -> str | None:
+    """Why the group cannot ask for its extension now, or None when it can.
+
+    The same reasons, in the same order and words, as ``services.extension_request``
+    gives when it refuses; the extension page shows them instead of a form.
+    """
+    life = group.lifecycle
+    if life.state == "proposed":
+        return _("The mandate has not started yet; the extension is requested during term 1.")
+    if life.last is not None and life.last.term >= 2:
+        return _("This group has already been extended once; a mandate can be extended only once.")
+    if life.current is None:
+        return _("The mandate has ended; an extension must be requested before the end of term 1.")
+    if life.pending_extension is not None:
+        return _("An extension request is already waiting for a decision.")
+    return None
 
 
 def invitations_for(user):

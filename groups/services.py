@@ -156,19 +156,29 @@ def group_update(*, actor, group: ExpertGroup, data: dict) -> ExpertGroup:
 
 @transaction.atomic
 def group_close(*, actor, group: ExpertGroup, reason: str) -> ExpertGroup:
-    """End the mandate in force today: the group becomes expired (read-only)."""
+    """End the group for good: the group becomes expired (read-only).
+
+    The term in force ends today; a later term that has not started yet (the
+    approved extension) is deleted, so the group never comes back to life on
+    that term's start date. Both are recorded in the activity.
+    """
     _require(actor, "groups.manage_group", group)
-    life = lifecycle_of(group)
-    if life.current is None:
+    # Read the mandates from the database, locked: a prefetched group may be stale.
+    mandates = list(Mandate.objects.select_for_update().filter(group=group).order_by("term"))
+    today = timezone.localdate()
+    current = next((m for m in mandates if m.start_date <= today < m.end_date), None)
+    if current is None:
         raise GroupError(
             _("Only a group with a mandate in force can be closed."), code="not_active"
         )
     if not reason.strip():
         raise GroupError(_("Say why the group closes early."), code="reason_required")
-    today = timezone.localdate()
     # A mandate must end after it starts: closing on its first day ends it tomorrow.
-    end = max(today, life.current.start_date + timedelta(days=1))
-    Mandate.objects.filter(pk=life.current.pk).update(end_date=end)
+    end = max(today, current.start_date + timedelta(days=1))
+    cancelled = [m for m in mandates if m.start_date > today]
+    # Deleted first: once term 2 is gone, shortening the current term cannot overlap it.
+    Mandate.objects.filter(pk__in=[m.pk for m in cancelled]).delete()
+    Mandate.objects.filter(pk=current.pk).update(end_date=end)
     ExtensionRequest.objects.filter(group=group, state=ExtensionRequest.State.PENDING).update(
         state=ExtensionRequest.State.REFUSED,
         decided_by=actor,
@@ -179,7 +189,30 @@ def group_close(*, actor, group: ExpertGroup, reason: str) -> ExpertGroup:
     group.closed_by = actor
     group.close_reason = reason
     group.save(update_fields=["closed_at", "closed_by", "close_reason"])
-    activity_record(actor=actor, verb="group.closed", group=group, summary="Group closed early")
+    summary = f"Group closed early: term {current.term} ends on {end}"
+    if cancelled:
+        summary += "; " + ", ".join(
+            f"term {m.term} ({m.start_date} – {m.end_date}) cancelled" for m in cancelled
+        )
+    activity_record(
+        actor=actor,
+        verb="group.closed",
+        group=group,
+        summary=summary,
+        data={
+            "reason": reason,
+            "term_ended": current.term,
+            "end_date": end.isoformat(),
+            "terms_cancelled": [
+                {
+                    "term": m.term,
+                    "start_date": m.start_date.isoformat(),
+                    "end_date": m.end_date.isoformat(),
+                }
+                for m in cancelled
+            ],
+        },
+    )
     notify(
         users=_coordinators(group),
         category="mandate",
@@ -446,12 +479,16 @@ def _open_membership_exists(user, group) -> bool:
 
 @transaction.atomic
 def membership_request(*, actor, group: ExpertGroup, motivation: str) -> Membership:
-    """An expert asks to join; coordinators decide."""
-    if (
-        group.is_archived
-        or not lifecycle_of(group).writable
-        and lifecycle_of(group).state != "proposed"
-    ):
+    """An expert asks to join; coordinators decide.
+
+    Raises ``PermissionDenied`` for a group that has not started, to anyone who
+    may not see it: it is not public yet, and views answer 404 as its public page
+    does. Others are told the group does not take requests yet.
+    """
+    life = lifecycle_of(group)
+    if life.state == "proposed" and not actor.has_perm("groups.view_group", group):
+        raise PermissionDenied
+    if group.is_archived or not life.writable and life.state != "proposed":
         raise GroupError(_("This group no longer accepts new members."), code="closed")
     existing = Membership.objects.filter(
         user=actor, group=group, state__in=Membership.OPEN_STATES
@@ -465,6 +502,11 @@ def membership_request(*, actor, group: ExpertGroup, motivation: str) -> Members
             )
         raise GroupError(
             _("Your request to join is already waiting for the coordinators."), code="duplicate"
+        )
+    if life.state == "proposed":
+        raise GroupError(
+            _("This group has not started yet: requests to join open when its mandate starts."),
+            code="not_started",
         )
     motivation = motivation.strip()
     if len(motivation) < 10:
@@ -515,6 +557,9 @@ def membership_approve(*, actor, membership: Membership) -> Membership:
     last = lifecycle_of(group).last
     membership.confirmed_term = last.term if last else 1
     membership.save()
+    from meetings.services import meeting_invitations_for_new_member
+
+    meeting_invitations_for_new_member(user=membership.user, group=group)
     forget_memberships(membership.user)
     activity_record(
         actor=actor, verb="membership.joined", group=group, summary=f"{membership.user} joined"
@@ -663,6 +708,9 @@ def membership_set_role(*, actor, membership: Membership, role: str) -> Membersh
         started_at=timezone.now(),
         confirmed_term=membership.confirmed_term,
     )
+    from meetings.services import meeting_invitations_for_new_member
+
+    meeting_invitations_for_new_member(user=membership.user, group=group)
     activity_record(
         actor=actor,
         verb="membership.role_changed",
@@ -703,6 +751,9 @@ def coordinator_appoint(*, actor, group: ExpertGroup, user) -> Membership:
         started_at=timezone.now(),
         confirmed_term=(lifecycle_of(group).last.term if lifecycle_of(group).last else 1),
     )
+    from meetings.services import meeting_invitations_for_new_member
+
+    meeting_invitations_for_new_member(user=user, group=group)
     activity_record(
         actor=actor,
         verb="membership.coordinator_appointed",
@@ -794,6 +845,9 @@ def invitation_accept(*, actor, invitation: Invitation) -> Membership:
             started_at=timezone.now(),
             confirmed_term=last.term if last else 1,
         )
+        from meetings.services import meeting_invitations_for_new_member
+
+        meeting_invitations_for_new_member(user=actor, group=group)
         activity_record(
             actor=actor,
             verb="membership.joined",

@@ -2,6 +2,7 @@
 
 import csv
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
@@ -29,6 +30,7 @@ from .forms import (
     JoinRequestForm,
 )
 from .models import ExtensionRequest, Membership
+from .rules import group_pks_viewable
 from .services import GroupError
 
 INVITATION_SESSION_KEY = "groups.invitation_token"
@@ -69,14 +71,37 @@ def _context(request, group, tab: str, **extra):
     }
 
 
-@login_not_required
-@require_GET
-def public_detail(request, slug: str):
+def public_lists(request) -> dict:
+    """The public list of groups (the home page): current and past, each paginated.
+
+    Each group carries ``viewer_may_open``: members (and the secretariat) are
+    linked to the group's private page, everyone else to its public page, where
+    the join form is. A fixed number of queries whatever the number of groups.
+    """
+    size = settings.GROUP_PAGE_SIZE
+    current = Paginator(selectors.groups_public_current(), size).get_page(request.GET.get("page"))
+    past = Paginator(selectors.groups_public_past(), size).get_page(request.GET.get("past_page"))
+    shown = [*current, *past]
+    viewable = group_pks_viewable(request.user, shown)
+    for group in shown:
+        group.viewer_may_open = group.pk in viewable
+    return {"current_groups": current, "past_groups": past}
+
+
+def _public_group(request, slug: str):
+    """The group as the public sees it: one that has not started is 404 to non-members."""
     group = get_object_or_404(selectors.groups_with_lifecycle(), slug=slug)
     if group.lifecycle.state == "proposed" and not request.user.has_perm(
         "groups.view_group", group
     ):
         raise Http404
+    return group
+
+
+@login_not_required
+@require_GET
+def public_detail(request, slug: str):
+    group = _public_group(request, slug)
     membership = (
         selectors.open_membership(request.user, group) if request.user.is_authenticated else None
     )
@@ -144,13 +169,15 @@ def activity(request, slug: str):
 
 @require_POST
 def join(request, slug: str):
-    group = get_object_or_404(selectors.groups_with_lifecycle(), slug=slug)
+    group = _public_group(request, slug)
     form = JoinRequestForm(request.POST)
     if form.is_valid():
         try:
             services.membership_request(
                 actor=request.user, group=group, motivation=form.cleaned_data["motivation"]
             )
+        except PermissionDenied:
+            raise Http404 from None
         except GroupError as exc:
             _error(request, exc)
         else:
@@ -160,7 +187,12 @@ def join(request, slug: str):
     return render(
         request,
         "groups/public_detail.html",
-        {"group": group, "form": form, "membership": membership, "can_join": membership is None},
+        {
+            "group": group,
+            "form": form,
+            "membership": membership,
+            "can_join": request.user.has_perm("groups.request_join", group) and membership is None,
+        },
         status=400 if form.errors else 200,
     )
 
@@ -281,6 +313,12 @@ def extension_request(request, slug: str):
     group = _group(request, slug)
     if not request.user.has_perm("groups.request_extension", group):
         raise PermissionDenied
+    unavailable = selectors.extension_unavailable_reason(group)
+    if unavailable is not None:
+        # Expired, extended already or waiting for a decision: say so on the group page
+        # (the service refuses a forged post with the same message).
+        messages.error(request, unavailable)
+        return redirect(group.get_absolute_url())
     form = ExtensionRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -303,14 +341,19 @@ def extension_request(request, slug: str):
 @secretariat_required
 @require_GET
 def secretariat_dashboard(request):
-    groups = selectors.secretariat_overview()
+    overview = selectors.secretariat_overview(state=request.GET.get("state", ""))
     pending = ExtensionRequest.objects.filter(state="pending").select_related(
         "group", "requested_by", "mandate"
     )
     return render(
         request,
         "groups/secretariat_dashboard.html",
-        {"groups": groups, "pending": pending, "decision_form": ExtensionDecisionForm()},
+        {
+            "overview": overview,
+            "groups": overview.groups,
+            "pending": pending,
+            "decision_form": ExtensionDecisionForm(),
+        },
     )
 
 

@@ -7,11 +7,13 @@ attachment for the others), and has an in-app notification beside it. The
 user's choice for meeting e-mails (at once, digest, off) holds.
 """
 
+import contextlib
 import zoneinfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
@@ -22,7 +24,7 @@ from portal.models import Notification, NotificationPreference
 from portal.services import delivery_for
 
 from . import ics
-from .models import Invitee, Meeting
+from .models import Invitee, Meeting, MeetingEmail
 from .services import CANCELLATION, INVITATION, UNINVITED, UPDATE
 
 
@@ -115,40 +117,82 @@ def _situation(kind: str, meeting: Meeting) -> str:
 
 
 def meeting_email_send(*, meeting_id: int, user_id: int, kind: str) -> bool:
-    """Send one invitation, update or cancellation to one person. Returns whether it went out.
+    """Send one invitation, update or cancellation to one person, once. Returns whether it went out.
 
     Re-reads the meeting and sends its state *now*: an invitation queued before
     a cancellation is not sent (the cancellation is). Nothing is sent to a
     deactivated account.
+
+    Exactly once per (meeting, recipient, SEQUENCE, kind): a ``MeetingEmail``
+    claim is created, locked while unsent, and marked sent in the transaction
+    that records the notification and sends, so the task run twice, retried
+    after a failure, or taken by two workers at once sends one e-mail. When
+    sending fails the transaction rolls back, the claim stays unsent and the
+    task is retried.
     """
+    if kind not in MeetingEmail.Kind.values:
+        raise ValueError(f"unknown meeting e-mail kind {kind!r}")
     meeting = (
         Meeting.objects.select_related("group", "created_by", "agenda_document__group")
         .filter(pk=meeting_id)
         .first()
     )
     user = User.objects.filter(pk=user_id, is_active=True).first()
-    if meeting is None or user is None:
+    if meeting is None or user is None or not _applies(meeting, user, kind):
         return False
-    invitees = list(Invitee.objects.filter(meeting=meeting).select_related("user"))
-    invited = any(i.user_id == user_id for i in invitees)
+    claim, _created = MeetingEmail.objects.get_or_create(
+        meeting=meeting, recipient=user, sequence=meeting.sequence, kind=kind
+    )
+    if claim.sent_at is not None:
+        return False
+    try:
+        with transaction.atomic():
+            locked = (
+                MeetingEmail.objects.select_for_update(skip_locked=True)
+                .filter(pk=claim.pk, sent_at__isnull=True)
+                .first()
+            )
+            if locked is None:
+                return False  # sent meanwhile, or being sent by another worker
+            _deliver(meeting, user, kind)
+            locked.sent_at = timezone.now()
+            locked.attempts = F("attempts") + 1
+            locked.save(update_fields=["sent_at", "attempts"])
+    except Exception:
+        with contextlib.suppress(DatabaseError):
+            MeetingEmail.objects.filter(pk=claim.pk, sent_at__isnull=True).update(
+                attempts=F("attempts") + 1
+            )
+        raise
+    return True
+
+
+def _applies(meeting: Meeting, user, kind: str) -> bool:
+    """Whether e-mail ``kind`` about ``meeting`` still makes sense for ``user`` now."""
+    invited = Invitee.objects.filter(meeting=meeting, user=user).exists()
     if kind in (INVITATION, UPDATE):
-        if meeting.is_cancelled or not invited or meeting.starts_at <= timezone.now():
-            return False
-        if not Membership.objects.filter(
-            group_id=meeting.group_id, user_id=user_id, state=Membership.State.ACTIVE
-        ).exists():
-            return False  # left the group since
-        method = ics.REQUEST
-    elif kind == CANCELLATION:
-        method = ics.CANCEL
-    elif kind == UNINVITED:
-        if invited:
-            return False
+        return (
+            not meeting.is_cancelled
+            and invited
+            and meeting.starts_at > timezone.now()
+            # not if they left the group since
+            and Membership.objects.filter(
+                group_id=meeting.group_id, user=user, state=Membership.State.ACTIVE
+            ).exists()
+        )
+    if kind == UNINVITED:
+        return not invited
+    return True  # a cancellation goes to everyone it was queued for
+
+
+def _deliver(meeting: Meeting, user, kind: str) -> None:
+    """Record the in-app notification and send the e-mail (per the user's preference)."""
+    if kind == UNINVITED:
         method = ics.CANCEL
         invitees = [Invitee(meeting=meeting, user=user)]
     else:
-        raise ValueError(f"unknown meeting e-mail kind {kind!r}")
-
+        method = ics.CANCEL if kind == CANCELLATION else ics.REQUEST
+        invitees = list(Invitee.objects.filter(meeting=meeting).select_related("user"))
     language = user.language or settings.LANGUAGE_CODE
     tz = user_zone(user)
     with translation.override(language):
@@ -159,28 +203,26 @@ def meeting_email_send(*, meeting_id: int, user_id: int, kind: str) -> bool:
     by_email = delivery_for(user, Notification.Category.MEETINGS) == (
         NotificationPreference.Delivery.IMMEDIATELY
     )
-    with transaction.atomic():
-        Notification.objects.create(
-            user=user,
-            category=Notification.Category.MEETINGS,
-            title=subject[:200],
-            body=situation,
-            url=meeting.get_absolute_url(),
-            emailed_at=timezone.now() if by_email else None,
+    Notification.objects.create(
+        user=user,
+        category=Notification.Category.MEETINGS,
+        title=subject[:200],
+        body=situation,
+        url=meeting.get_absolute_url(),
+        emailed_at=timezone.now() if by_email else None,
+    )
+    if by_email:
+        send_calendar_email(
+            to=user,
+            template="meeting_invitation",
+            subject=subject,
+            context={
+                "meeting": meeting,
+                "kind": kind,
+                "when": when,
+                "situation": situation,
+                "meeting_url": settings.SITE_URL + meeting.get_absolute_url(),
+            },
+            calendar=calendar,
+            method=method,
         )
-        if by_email:
-            send_calendar_email(
-                to=user,
-                template="meeting_invitation",
-                subject=subject,
-                context={
-                    "meeting": meeting,
-                    "kind": kind,
-                    "when": when,
-                    "situation": situation,
-                    "meeting_url": settings.SITE_URL + meeting.get_absolute_url(),
-                },
-                calendar=calendar,
-                method=method,
-            )
-    return True

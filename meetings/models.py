@@ -256,3 +256,42 @@ class CalendarFeed(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("meetings:feed", kwargs={"token": self.token})
+
+
+class MeetingEmail(models.Model):
+    """A claim for one calendar e-mail: unique per (meeting, recipient, sequence, kind).
+
+    The same mechanism as the reminders (``portal.models.Reminder``): the send
+    task creates the claim, locks it while unsent, records the notification,
+    sends and marks it sent in one transaction, so a task run twice, retried
+    after a failure or taken by two workers at once e-mails the person once.
+    """
+
+    class Kind(models.TextChoices):
+        INVITATION = "invitation", _("Invitation")
+        UPDATE = "update", _("Update")
+        CANCELLATION = "cancellation", _("Cancellation")
+        UNINVITED = "uninvited", _("No longer invited")
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="emails")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="meeting_emails"
+    )
+    #: The meeting's SEQUENCE the e-mail carries.
+    sequence = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("meeting e-mail")
+        verbose_name_plural = _("meeting e-mails")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["meeting", "recipient", "sequence", "kind"], name="meeting_email_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of meeting {self.meeting_id}@{self.sequence} → {self.recipient_id}"

@@ -177,6 +177,11 @@ def agenda_of_user(user) -> QuerySet[Meeting]:
     return meetings_of_user(user).filter(ends_at__gte=timezone.now()).order_by("starts_at", "pk")
 
 
+def past_of_user(user) -> QuerySet[Meeting]:
+    """Meetings that have ended, latest first (cancelled ones included, marked)."""
+    return meetings_of_user(user).filter(ends_at__lt=timezone.now()).order_by("-starts_at", "-pk")
+
+
 def next_meetings_of_user(user, *, limit: int = 5) -> list[Meeting]:
     """The next scheduled meetings (dashboard)."""
     return list(
@@ -207,6 +212,8 @@ class Day:
     in_month: bool
     is_today: bool
     meetings: list = field(default_factory=list)
+    #: pks of the meetings that began on an earlier day and go on this day.
+    continued: set = field(default_factory=set)
 
 
 @dataclass
@@ -222,23 +229,47 @@ class Month:
         return date(self.year, self.month, 1)
 
 
+def local_days(meeting: Meeting, tz) -> tuple[date, date]:
+    """The first and the last day ``meeting`` takes place on in zone ``tz``.
+
+    A meeting that ends at midnight does not take place on the day that begins then.
+    """
+    first = meeting.starts_at.astimezone(tz).date()
+    end = meeting.ends_at.astimezone(tz)
+    last = end.date() - timedelta(days=1) if end.time() == time.min else end.date()
+    return first, max(first, last)
+
+
 def month_of_user(user, *, year: int, month: int, tz) -> Month:
-    """A Monday-first grid of the month in zone ``tz``, each day with its meetings (one query)."""
+    """A Monday-first grid of the month in zone ``tz``, each day with its meetings (one query).
+
+    A meeting over several days is on each day it spans in ``tz``; on the days
+    after the first, its pk is in ``Day.continued``.
+    """
     weeks_of_days = calendar.Calendar(firstweekday=0).monthdatescalendar(year, month)
     first_day, last_day = weeks_of_days[0][0], weeks_of_days[-1][-1]
     start = datetime.combine(first_day, time.min, tzinfo=tz)
     end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=tz)
     by_day: dict[date, list[Meeting]] = {}
+    continued: dict[date, set[int]] = {}
     for meeting in (
         meetings_of_user(user)
         .filter(starts_at__lt=end, ends_at__gt=start)
         .order_by("starts_at", "pk")
     ):
-        local_start = meeting.starts_at.astimezone(tz).date()
-        by_day.setdefault(max(local_start, first_day), []).append(meeting)
+        local_first, local_last = local_days(meeting, tz)
+        day = max(local_first, first_day)
+        while day <= min(local_last, last_day):
+            by_day.setdefault(day, []).append(meeting)
+            if day > local_first:
+                continued.setdefault(day, set()).add(meeting.pk)
+            day += timedelta(days=1)
     today = timezone.now().astimezone(tz).date()
     weeks = [
-        [Day(d, d.month == month, d == today, by_day.get(d, [])) for d in week]
+        [
+            Day(d, d.month == month, d == today, by_day.get(d, []), continued.get(d, set()))
+            for d in week
+        ]
         for week in weeks_of_days
     ]
     first = date(year, month, 1)

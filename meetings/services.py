@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -319,11 +320,12 @@ def meeting_update(
 ) -> Meeting:
     """Change a meeting that has not started yet.
 
-    A change of its details raises the SEQUENCE and sends every invitee an
-    updated invitation; a change of time also clears their answers (they are
-    asked again) and the reminder claims (reminders follow the new time).
-    Newly invited people get an invitation, people no longer invited a
-    cancellation.
+    A change of its details or of the invitee list raises the SEQUENCE and
+    sends every remaining invitee an updated invitation (with the new attendee
+    list); a change of time also clears their answers (they are asked again)
+    and the reminder claims (reminders follow the new time). Newly invited
+    people get an invitation, people no longer invited a cancellation, both
+    with the new SEQUENCE.
     """
     group = meeting.group
     _require(actor, "meetings.schedule", group)
@@ -364,9 +366,12 @@ def meeting_update(
         return meeting
 
     moved = "starts_at" in changed or "ends_at" in changed
+    # The attendee list is part of the event: calendars take a new list only with a
+    # higher SEQUENCE, and the CANCEL to a removed person must outrank their REQUEST.
+    revised = bool(changed or added or removed)
     for name in changed:
         setattr(meeting, name, details[name])
-    if changed:
+    if revised:
         meeting.sequence += 1
     if "starts_at" in changed:
         meeting.times_set_at = now
@@ -386,7 +391,7 @@ def meeting_update(
         + (f": {', '.join(changed)}" if changed else ": invitees"),
         data={"meeting": meeting.pk, "changed": changed, "sequence": meeting.sequence},
     )
-    if changed:
+    if revised:
         _queue_emails(meeting.pk, current & wanted, UPDATE)
     _queue_emails(meeting.pk, added, INVITATION)
     _queue_emails(meeting.pk, removed, UNINVITED)
@@ -422,6 +427,45 @@ def meeting_cancel(*, actor, meeting: Meeting, reason: str) -> Meeting:
     )
     _queue_emails(meeting.pk, meeting.invitees.values_list("user_id", flat=True), CANCELLATION)
     return meeting
+
+
+@transaction.atomic
+def meeting_invitations_for_new_member(*, user, group) -> list[Meeting]:
+    """Invite someone who has just become an active member of ``group`` to its meetings.
+
+    Adds them to every upcoming, scheduled meeting of the group that invites
+    all members (``invite_all``) and queues their invitation (METHOD:REQUEST)
+    after commit; meetings with a chosen list of invitees, past or cancelled
+    ones are left alone, and so are meetings they are already invited to.
+    Returns the meetings they were added to.
+
+    Called by the groups services wherever a membership becomes active, inside
+    their transaction: they have checked the permission, and the join is their
+    activity. The SEQUENCE is not raised and the other invitees are not
+    e-mailed: a group that grows would otherwise flood everybody's inbox.
+    """
+    if not user.is_active:
+        return []
+    already = Invitee.objects.filter(meeting=OuterRef("pk"), user=user)
+    # Locked like meeting_update locks them: a concurrent change of the same
+    # meeting sees this member, or this call sees the changed meeting.
+    meetings = list(
+        Meeting.objects.select_for_update()
+        .filter(
+            group=group,
+            state=Meeting.State.SCHEDULED,
+            invite_all=True,
+            starts_at__gt=timezone.now(),
+        )
+        .exclude(Exists(already))
+        .order_by("pk")
+    )
+    Invitee.objects.bulk_create(
+        [Invitee(meeting=meeting, user=user) for meeting in meetings], ignore_conflicts=True
+    )
+    for meeting in meetings:
+        _queue_emails(meeting.pk, [user.pk], INVITATION)
+    return meetings
 
 
 @transaction.atomic

@@ -20,6 +20,7 @@ urlpatterns = [
     path("g/<slug:slug>/polls/<int:pk>/close/", views.poll_close, name="poll_close"),
     path("g/<slug:slug>/polls/<int:pk>/cancel/", views.poll_cancel, name="poll_cancel"),
     path("meetings/", views.my_meetings, name="mine"),
+    path("meetings/past/", views.my_past_meetings, name="mine_past"),
     path("meetings/calendar/", views.month, name="month"),
     path("meetings/feed/", views.feed_settings, name="feed_settings"),
     path("meetings/feed/renew/", views.feed_regenerate, name="feed_regenerate"),

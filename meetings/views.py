@@ -453,17 +453,25 @@ def poll_cancel(request, slug: str, pk: int):
 # --- Across my groups ------------------------------------------------------
 
 
-@require_GET
-def my_meetings(request):
-    page = Paginator(selectors.agenda_of_user(request.user), settings.MEETING_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+def _agenda(request, meetings, tab: str):
+    """One page of ``meetings``, grouped by their day in the viewer's zone."""
+    page = Paginator(meetings, settings.MEETING_PAGE_SIZE).get_page(request.GET.get("page"))
     tz = timezone.get_current_timezone()
     days = [
         (day, list(rows))
         for day, rows in groupby(page.object_list, key=lambda m: m.starts_at.astimezone(tz).date())
     ]
-    return render(request, "meetings/mine.html", {"page": page, "days": days, "tab": "agenda"})
+    return render(request, "meetings/mine.html", {"page": page, "days": days, "tab": tab})
+
+
+@require_GET
+def my_meetings(request):
+    return _agenda(request, selectors.agenda_of_user(request.user), "agenda")
+
+
+@require_GET
+def my_past_meetings(request):
+    return _agenda(request, selectors.past_of_user(request.user), "past")
 
 
 def _month_from(value: str, today: date) -> tuple[int, int]:

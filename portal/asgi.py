@@ -2,7 +2,10 @@
 
 WebSocket routes are wrapped in ``AllowedHostsOriginValidator`` and the auth
 middleware stack, so consumers see ``scope["user"]`` and cross-site sockets
-are refused before they reach a consumer.
+are refused before they reach a consumer. HTTP goes through
+``RequestBodyLimit`` first: Django spools a whole request body to a temporary
+file before any middleware runs, so bodies over ``REQUEST_MAX_BYTES`` are
+answered 413 before they reach it.
 """
 
 import os
@@ -16,11 +19,12 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from documents.limits import RequestBodyLimit  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": RequestBodyLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -203,12 +203,64 @@ def file_sha256(fileobj) -> str:
     return digest.hexdigest()
 
 
+class _HashingReader:
+    """The finished ZIP as storage reads it: hashed on the way, so the file is read once
+    more in all (to store it), not twice. ``on_read`` is called now and then (heartbeat).
+    If the storage seeks around instead of reading straight through, the hash is
+    computed again from the file."""
+
+    def __init__(self, fileobj, path: str, on_read: Callable[[], None] | None):
+        self.fileobj = fileobj
+        self.name = path
+        self.digest = hashlib.sha256()
+        self.position = 0
+        self.straight = True
+        self.on_read = on_read
+        self._since = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.fileobj.read(size)
+        if self.straight:
+            self.digest.update(data)
+        self.position += len(data)
+        self._since += len(data)
+        if self.on_read and self._since >= 64 * CHUNK_SIZE:
+            self._since = 0
+            self.on_read()
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        target = self.fileobj.seek(offset, whence)
+        if target != self.position:
+            if target == 0 and self.position == 0:
+                pass
+            elif target == 0:
+                self.digest, self.straight = hashlib.sha256(), True
+            else:
+                self.straight = False
+        self.position = target
+        return target
+
+    def tell(self) -> int:
+        return self.fileobj.tell()
+
+    def __getattr__(self, name):
+        # Everything else (closed, fileno, seekable…) is the temporary file's.
+        return getattr(self.fileobj, name)
+
+    def sha256(self, size: int) -> str:
+        if self.straight and self.position == size:
+            return self.digest.hexdigest()
+        return file_sha256(self.fileobj)
+
+
 def build_package(
     *,
     prefix: str,
     top: str,
     fill: Callable[[PackageWriter], dict],
     on_progress: Callable[[], None] | None = None,
+    on_store: Callable[[], None] | None = None,
 ) -> PackageResult:
     """Build a ZIP with ``fill(writer)`` and save it under ``<prefix>/<uuid>.zip``.
 
@@ -229,13 +281,15 @@ def build_package(
                 raise
             fileobj.flush()
             size = fileobj.tell()
-            sha256 = file_sha256(fileobj)
+            fileobj.seek(0)
+            reader = _HashingReader(fileobj, tmp_path, on_store)
             wanted = f"{prefix.strip('/')}/{uuid.uuid4().hex}.zip"
             try:
-                key = default_storage.save(wanted, File(fileobj, name=wanted))
+                key = default_storage.save(wanted, File(reader, name=wanted))
             except BaseException:
                 delete_stored(wanted)
                 raise
+            sha256 = reader.sha256(size)
         return PackageResult(
             storage_key=key,
             size=size,

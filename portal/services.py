@@ -3,8 +3,10 @@
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from .models import Activity, Notification, NotificationPreference
 
@@ -80,7 +82,23 @@ def notifications_mark_read(*, user, ids: Iterable[int] | None = None) -> int:
 
 
 def notification_preferences_set(*, user, choices: dict[str, str]) -> None:
+    """Save the person's e-mail choice per category, all of them or none.
+
+    Raises ``ValidationError`` (and changes nothing) for an unknown category or
+    delivery. Categories left out keep their current choice.
+    """
+    categories = set(Notification.Category.values)
+    deliveries = set(NotificationPreference.Delivery.values)
+    errors = {}
     for category, delivery in choices.items():
-        NotificationPreference.objects.update_or_create(
-            user=user, category=category, defaults={"delivery": delivery}
-        )
+        if category not in categories:
+            errors[category] = _("There is no such kind of notification.")
+        elif delivery not in deliveries:
+            errors[category] = _("Choose one of the options offered.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        for category, delivery in choices.items():
+            NotificationPreference.objects.update_or_create(
+                user=user, category=category, defaults={"delivery": delivery}
+            )

@@ -2,10 +2,15 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.rules import admin_has_permission, admin_mfa_required
+
 from . import views
 
 # The admin login goes through allauth: rate limits, verification and MFA apply.
-admin.site.login = secure_admin_login(admin.site.login)
+# Every admin page also needs an enrolled TOTP authenticator, like the secretariat's
+# own pages: staff without one are sent to set it up.
+admin.site.login = admin_mfa_required(secure_admin_login(admin.site.login))
+admin.site.has_permission = admin_has_permission(admin.site.has_permission)
 admin.site.site_header = "Expert Group Portal"
 
 urlpatterns = [

@@ -1,9 +1,13 @@
+import logging
+from datetime import time
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect, HttpResponseServerError
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import check_for_language
 from django.utils.translation import gettext as _
@@ -12,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.rules import secretariat_required
 from accounts.services import user_language_set
 from groups import selectors as group_selectors
+from groups import views as group_views
 from groups.chat import chat_unread_counts
 from meetings import selectors as meeting_selectors
 
@@ -20,12 +25,13 @@ from .charts import overview_charts
 from .csvexport import csv_response
 from .forms import NotificationPreferencesForm
 
+logger = logging.getLogger(__name__)
+
 
 @login_not_required
 @require_GET
 def home(request):
-    current, past = group_selectors.groups_public()
-    return render(request, "portal/home.html", {"current_groups": current, "past_groups": past})
+    return render(request, "portal/home.html", group_views.public_lists(request))
 
 
 def dashboard(request):
@@ -87,7 +93,13 @@ def error_404(request, exception=None):
 
 @login_not_required
 def error_500(request):
-    return render(request, "500.html", status=500)
+    """The friendly page in the site's layout, or a plain one if the layout itself fails:
+    the layout reads the database (unread counts), which may be what just broke."""
+    try:
+        return render(request, "500.html", status=500)
+    except Exception:
+        logger.exception("The 500 page could not be drawn in the site's layout")
+        return HttpResponseServerError(loader.render_to_string("500_plain.html"))
 
 
 @require_GET
@@ -98,19 +110,40 @@ def notifications(request):
 
 @require_POST
 def notifications_read(request):
+    """Mark the posted notifications (``id``, repeated) read, or all of them without one."""
     ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()]
-    services.notifications_mark_read(user=request.user, ids=ids or None)
-    return redirect(request.POST.get("next") or "notifications")
+    if request.POST.getlist("id") and not ids:
+        messages.error(request, _("That notification could not be found."))
+        return redirect("notifications")
+    count = services.notifications_mark_read(user=request.user, ids=ids or None)
+    if not ids and count:
+        messages.success(request, _("All notifications are marked as read."))
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = "notifications"
+    return redirect(next_url)
 
 
 @require_http_methods(["GET", "POST"])
 def notification_settings(request):
     form = NotificationPreferencesForm(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        services.notification_preferences_set(user=request.user, choices=form.cleaned_data)
-        messages.success(request, _("Your notification settings have been saved."))
-        return redirect("notification_settings")
-    return render(request, "portal/notification_settings.html", {"form": form})
+    if request.method == "POST":
+        if form.is_valid():
+            services.notification_preferences_set(user=request.user, choices=form.cleaned_data)
+            messages.success(request, _("Your notification settings have been saved."))
+            return redirect("notification_settings")
+        messages.error(
+            request,
+            _("Your settings were not saved: choose one option for each kind of notification."),
+        )
+    return render(
+        request,
+        "portal/notification_settings.html",
+        {"form": form, "digest_time": time(settings.NOTIFICATION_DIGEST_HOUR)},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 # --- Secretariat: the yearly overview -------------------------------------

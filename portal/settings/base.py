@@ -9,6 +9,7 @@ and files under ``var/``. Every variable is listed in ``docs/configuration.md``.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
@@ -139,28 +140,56 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
-AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
-if AWS_STORAGE_BUCKET_NAME:
-    _default_storage = {
+# Canned ACLs that keep an object private. None sends no ACL: the object is then the
+# bucket owner's alone, and it is the only choice (with "bucket-owner-full-control")
+# that buckets with ACLs disabled accept ("bucket owner enforced", AWS's default).
+PRIVATE_ACLS = {
+    "": None,
+    "private": "private",
+    "bucket-owner-full-control": "bucket-owner-full-control",
+}
+
+
+def default_storage_from(env: environ.Env, var_dir: Path) -> dict:
+    """``STORAGES["default"]``: S3-compatible when AWS_STORAGE_BUCKET_NAME is set, else local.
+
+    A function so that the tests check these very options (tests/documents/test_storage.py).
+    """
+    bucket = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+    if not bucket:
+        # Never under a public URL: downloads go through a permission-checking view.
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": var_dir / "files", "base_url": None},
+        }
+    acl = env.str("AWS_DEFAULT_ACL", default="")
+    if acl not in PRIVATE_ACLS:
+        raise ImproperlyConfigured(
+            "AWS_DEFAULT_ACL must be empty, 'private' or 'bucket-owner-full-control'."
+        )
+    expire = env.int("AWS_QUERYSTRING_EXPIRE", default=60)
+    if not 1 <= expire <= 604800:  # what a SigV4 signed URL allows
+        raise ImproperlyConfigured("AWS_QUERYSTRING_EXPIRE must be 1 to 604800 seconds.")
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "bucket_name": bucket,
             "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
             "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
             "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
             "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
-            "default_acl": "private",
+            "default_acl": PRIVATE_ACLS[acl],
             "file_overwrite": False,
             "querystring_auth": True,
-            "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=60),
+            "querystring_expire": expire,
+            # botocore still signs URLs with the deprecated SigV2 unless told otherwise.
+            "signature_version": "s3v4",
         },
     }
-else:
-    # Never under a public URL: downloads go through a permission-checking view.
-    _default_storage = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": VAR_DIR / "files", "base_url": None},
-    }
+
+
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+_default_storage = default_storage_from(env, VAR_DIR)
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {
@@ -203,7 +232,11 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
-ACCOUNT_PREVENT_ENUMERATION = True
+# Signup says at the e-mail field when an address is taken (issue 2); with True allauth
+# would silently send an "account exists" e-mail instead. The password reset form stays
+# quiet all the same (accounts.allauth_forms.QuietResetPasswordForm). See docs/configuration.md.
+ACCOUNT_PREVENT_ENUMERATION = False
+ACCOUNT_FORMS = {"reset_password": "accounts.allauth_forms.QuietResetPasswordForm"}
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupProfileForm"
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Expert Group Portal] "
@@ -337,6 +370,15 @@ CELERY_BEAT_SCHEDULE["meeting-reminders"] = {
 # Largest file a member may upload (checked in the browser, by the upload handler
 # and by the service).
 DOCUMENT_MAX_BYTES = env.int("PORTAL_DOCUMENT_MAX_MB", default=200) * 1024 * 1024
+# Largest request body the web process reads: portal/asgi.py answers 413 to bigger ones
+# before Django spools them to a temporary file. The upload script sends one file per
+# request; the plain form (no JavaScript) sends all its files in one request. The default
+# is one file plus 1 MiB for the form fields and the multipart framing.
+REQUEST_MAX_BYTES = env.int(
+    "PORTAL_MAX_REQUEST_MB", default=DOCUMENT_MAX_BYTES // (1024 * 1024) + 1
+) * (1024 * 1024)
+if REQUEST_MAX_BYTES <= DOCUMENT_MAX_BYTES:
+    raise ImproperlyConfigured("PORTAL_MAX_REQUEST_MB must be larger than PORTAL_DOCUMENT_MAX_MB.")
 DOCUMENT_PAGE_SIZE = 25
 DOCUMENT_ZIP_MAX_FILES = env.int("PORTAL_DOCUMENT_ZIP_MAX_FILES", default=500)
 # S3: redirect downloads to a short-lived signed URL (AWS_QUERYSTRING_EXPIRE seconds);
@@ -348,6 +390,13 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
+# Files no version points to (left by a process killed between the file and the commit)
+# are deleted once a day, when they are older than this many hours.
+DOCUMENT_ORPHAN_MIN_AGE_HOURS = env.int("PORTAL_DOCUMENT_ORPHAN_HOURS", default=24)
+CELERY_BEAT_SCHEDULE["document-orphans"] = {
+    "task": "documents.tasks.sweep_orphan_files",
+    "schedule": 24 * 3600.0,
+}
 
 # --- Archive packages, personal data, retention -----------------------------
 
@@ -369,4 +418,16 @@ CELERY_BEAT_SCHEDULE["retention"] = {
 CELERY_BEAT_SCHEDULE["package-runs"] = {
     "task": "groups.tasks.resume_archive_packages",
     "schedule": 300.0,
+}
+
+# --- Notification digest ------------------------------------------------------
+
+# The daily digest goes out once a day, at the first scan after this hour (0-23)
+# in each person's own time zone.
+NOTIFICATION_DIGEST_HOUR = env.int("PORTAL_DIGEST_HOUR", default=7)
+if not 0 <= NOTIFICATION_DIGEST_HOUR <= 23:
+    raise ImproperlyConfigured("PORTAL_DIGEST_HOUR must be an hour from 0 to 23.")
+CELERY_BEAT_SCHEDULE["notification-digests"] = {
+    "task": "portal.tasks.scan_notification_digests",
+    "schedule": env.float("PORTAL_DIGEST_SCAN_SECONDS", default=900.0),
 }

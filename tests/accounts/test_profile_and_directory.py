@@ -1,6 +1,8 @@
+from datetime import UTC, datetime
 from http import HTTPStatus
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from accounts.models import BIO_MAX_LENGTH
@@ -106,3 +108,43 @@ def test_directory_queries_do_not_grow_with_experts(auth_client):
             user.expertise.add(area)
 
     assert_queries_do_not_grow(lambda: auth_client.get(reverse("accounts:directory")), grow)
+
+
+def test_directory_search_by_organisation(auth_client):
+    UserFactory(full_name="Pia Portugal", organisation="Direção-Geral de Reinserção")
+    UserFactory(full_name="Rui Reinserção", organisation="Probation Service of Flanders")
+    UserFactory(full_name="Ola Other", organisation="Kriminalomsorgen")
+    UserFactory(full_name="Hidden Hans", organisation="Direção-Geral", directory_visible=False)
+
+    def names(q):
+        response = auth_client.get(reverse("accounts:directory"), {"q": q})
+        assert response.status_code == HTTPStatus.OK
+        return {u.full_name for u in response.context["page"]}
+
+    assert names("direção-geral") == {"Pia Portugal"}  # case does not matter
+    assert names("Probation Service of") == {"Rui Reinserção"}
+    assert names("Kriminalomsorgen") == {"Ola Other"}
+    assert names("No such organisation") == set()
+
+
+@pytest.mark.parametrize(
+    ("zone", "shown"),
+    [
+        ("UTC", "Jan. 15, 2026, 12:30 p.m."),
+        ("Europe/Helsinki", "Jan. 15, 2026, 2:30 p.m."),  # UTC+2 in winter
+        ("America/New_York", "Jan. 15, 2026, 7:30 a.m."),  # UTC-5
+        ("Asia/Tokyo", "Jan. 15, 2026, 9:30 p.m."),  # UTC+9
+    ],
+)
+def test_a_date_is_shown_in_the_time_zone_of_the_person_reading(client, zone, shown):
+    from accounts.personal_data import personal_export_request
+
+    reader = UserFactory(timezone=zone, language="en")
+    with time_machine.travel(datetime(2026, 1, 15, 12, 30, tzinfo=UTC), tick=False):
+        personal_export_request(actor=reader)
+    client.force_login(reader)
+    page = client.get(reverse("accounts:my_data")).content.decode()
+    assert shown in page
+    if zone != "UTC":
+        assert "12:30 p.m." not in page
+    assert f"Times are shown in {zone}." in page

@@ -83,33 +83,40 @@ class Backend:
         return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
-def use_s3(settings, endpoint: str, **options) -> Backend:
+def production_storage(endpoint: str, bucket: str, **environment: str) -> dict:
+    """``STORAGES["default"]`` exactly as the settings build it from the environment."""
+    import environ
+
+    from portal.settings.base import default_storage_from
+
+    env = environ.Env()
+    env.ENVIRON = {
+        "AWS_STORAGE_BUCKET_NAME": bucket,
+        "AWS_S3_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": S3_KEYS["access_key"],
+        "AWS_SECRET_ACCESS_KEY": S3_KEYS["secret_key"],
+        "AWS_S3_REGION_NAME": S3_KEYS["region_name"],
+        **environment,
+    }
+    return default_storage_from(env, Path("/nonexistent"))
+
+
+def use_s3(settings, endpoint: str, **environment: str) -> Backend:
+    """A fresh bucket on moto, used through the production storage options."""
     import boto3
 
     bucket = f"docs-{uuid.uuid4().hex[:12]}"
     client = boto3.client(
         "s3",
         endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
+        aws_access_key_id=S3_KEYS["access_key"],
+        aws_secret_access_key=S3_KEYS["secret_key"],
+        region_name=S3_KEYS["region_name"],
     )
     client.create_bucket(Bucket=bucket)
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": bucket,
-                "endpoint_url": endpoint,
-                **S3_KEYS,
-                "default_acl": "private",
-                "file_overwrite": False,
-                "querystring_auth": True,
-                "querystring_expire": 60,
-                **options,
-            },
-        },
+        "default": production_storage(endpoint, bucket, **environment),
     }
     return Backend("s3", bucket, client)
 

@@ -163,3 +163,83 @@ def test_the_sweep_deletes_only_old_files_without_a_version(world, storage, sett
         assert services.orphans_sweep(older_than_hours=1, dry_run=True) == [orphan]
         call_command("documents_sweep", "--hours", "1", stdout=io.StringIO())
     assert storage.keys(settings) == {document.current_version.storage_key}
+
+
+# --- The production storage options (portal/settings/base.py) ---------------
+
+
+def test_the_settings_build_private_short_lived_s3_options_from_the_environment():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from tests.documents.conftest import production_storage
+
+    storage = production_storage(
+        "http://s3.example.test", "portal-files", AWS_QUERYSTRING_EXPIRE="90"
+    )
+    assert storage["BACKEND"] == "storages.backends.s3.S3Storage"
+    options = storage["OPTIONS"]
+    assert options["bucket_name"] == "portal-files"
+    assert options["endpoint_url"] == "http://s3.example.test"
+    # No ACL sent: the object is the bucket owner's alone (and ACL-disabled buckets accept it).
+    assert options["default_acl"] is None
+    assert options["file_overwrite"] is False
+    assert options["querystring_auth"] is True
+    assert options["querystring_expire"] == 90
+    assert options["signature_version"] == "s3v4"
+    assert production_storage("", "b", AWS_DEFAULT_ACL="private")["OPTIONS"]["default_acl"] == (
+        "private"
+    )
+    for acl in ["public-read", "public-read-write", "authenticated-read"]:
+        with pytest.raises(ImproperlyConfigured):
+            production_storage("", "b", AWS_DEFAULT_ACL=acl)
+    with pytest.raises(ImproperlyConfigured):
+        production_storage("", "b", AWS_QUERYSTRING_EXPIRE="0")
+
+
+def test_without_a_bucket_files_stay_on_the_local_disk_without_a_url(tmp_path):
+    import environ
+
+    from portal.settings.base import default_storage_from
+
+    env = environ.Env()
+    env.ENVIRON = {}
+    assert default_storage_from(env, tmp_path) == {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": tmp_path / "files", "base_url": None},
+    }
+
+
+@pytest.mark.parametrize("acl", ["", "private"])
+def test_with_the_production_options_objects_are_private_and_urls_expire(
+    client, world, settings, moto_endpoint, acl
+):
+    from urllib.error import HTTPError
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.conftest import need_service
+    from tests.documents.conftest import use_s3
+
+    need_service(moto_endpoint is not None, "moto_server (S3-compatible endpoint) did not start")
+    backend = use_s3(settings, moto_endpoint, AWS_QUERYSTRING_EXPIRE="90", AWS_DEFAULT_ACL=acl)
+    document = upload_document(world["group"], world["member"], name="minutes.pdf")
+    key = document.current_version.storage_key
+
+    answer = backend.client.get_object_acl(Bucket=backend.bucket, Key=key)
+    owner = answer["Owner"]["ID"]
+    assert [(g["Grantee"].get("ID"), g["Permission"]) for g in answer["Grants"]] == [
+        (owner, "FULL_CONTROL")
+    ]
+    with pytest.raises(HTTPError) as refused:
+        urllib.request.urlopen(f"{moto_endpoint}/{backend.bucket}/{key}")  # noqa: S310 - no signature
+    assert refused.value.code == HTTPStatus.FORBIDDEN
+
+    client.force_login(world["member2"])
+    response = client.get(
+        reverse("documents:download", kwargs={"slug": "target", "pk": document.pk})
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    query = parse_qs(urlsplit(response["Location"]).query)
+    assert query["X-Amz-Expires"] == ["90"]
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    with urllib.request.urlopen(response["Location"]) as signed:  # noqa: S310 - local moto server
+        assert signed.read() == samples.PDF

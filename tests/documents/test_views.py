@@ -143,6 +143,62 @@ def test_detail_shows_the_history_and_marks_identical_versions(member_client, wo
     assert [v.number for v in response.context["versions"]] == [3, 2, 1]
 
 
+def test_detail_says_which_meetings_a_document_is_the_agenda_or_minutes_of(member_client, world):
+    import time_machine
+
+    from meetings import services as meeting_services
+    from tests.meetings.factories import make_meeting
+
+    group, coordinator = world["group"], world["coordinator"]
+    document = upload_document(group, world["member"], name="papers.pdf")
+    other = upload_document(group, world["member"], name="other.pdf", content=samples.PDF + b"%o")
+    plenary = make_meeting(
+        group, actor=coordinator, title="Spring plenary", agenda_document=document
+    )
+    workshop = make_meeting(
+        group, actor=coordinator, title="Autumn workshop", agenda_document=other
+    )
+    with time_machine.travel(workshop.starts_at + timedelta(hours=1), tick=False):
+        meeting_services.meeting_minutes_save(
+            actor=coordinator, meeting=workshop, minutes="", minutes_document=document
+        )
+    make_meeting(group, actor=coordinator, title="Unrelated meeting")
+    html = member_client.get(url("detail", pk=document.pk)).content.decode()
+    plenary_url = reverse("meetings:detail", kwargs={"slug": "target", "pk": plenary.pk})
+    workshop_url = reverse("meetings:detail", kwargs={"slug": "target", "pk": workshop.pk})
+    assert f'Agenda of <a href="{plenary_url}">Spring plenary</a>' in html
+    assert f'Minutes of <a href="{workshop_url}">Autumn workshop</a>' in html
+    assert 'Agenda of <a href="' + workshop_url not in html
+    assert "Unrelated meeting" not in html
+    html = member_client.get(url("detail", pk=other.pk)).content.decode()
+    assert f'Agenda of <a href="{workshop_url}">Autumn workshop</a>' in html
+    assert "Spring plenary" not in html and "Minutes of" not in html
+
+
+def test_detail_queries_do_not_grow_with_versions_and_meetings(member_client, world):
+    from tests.meetings.factories import make_meeting
+
+    group = world["group"]
+    document = upload_document(group, world["member"], name="papers.pdf")
+    n = iter(range(1000))
+
+    def grow():
+        i = next(n)
+        add_version(
+            document,
+            world["member2"],
+            name=f"v{i}.pdf",
+            content=samples.PDF + b"%" + str(i).encode(),
+        )
+        make_meeting(
+            group, actor=world["coordinator"], title=f"Meeting {i}", agenda_document=document
+        )
+
+    grow()
+    assert_queries_do_not_grow(lambda: member_client.get(url("detail", pk=document.pk)), grow)
+    assert "Agenda of" in member_client.get(url("detail", pk=document.pk)).content.decode()
+
+
 # --- Uploads -------------------------------------------------------------
 
 

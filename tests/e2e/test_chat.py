@@ -12,6 +12,8 @@ import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -22,6 +24,7 @@ from groups import chat
 from groups.models import ChatMessage
 from portal.models import Notification
 from tests.conftest import need_service
+from tests.documents.factories import upload_document
 from tests.factories import UserFactory
 from tests.groups.chat_servers import WebServer, session_cookie, shared_database_url
 from tests.groups.factories import add_member, make_group
@@ -94,16 +97,25 @@ def test_two_members_chat_live_and_nothing_is_lost_while_reconnecting(
     group = make_group(slug="live-chat", name="Live Chat Group")
     ana = add_member(group, UserFactory(full_name="Ana Lima", timezone="Europe/Lisbon"))
     ben = add_member(group, UserFactory(full_name="Ben Okafor", timezone="Europe/Helsinki"))
-    in_thread(chat.chat_message_post, actor=ben, group=group, body="Written before anyone came")
+    first = in_thread(
+        chat.chat_message_post, actor=ben, group=group, body="Written before anyone came"
+    )
+    sent_at = datetime(2026, 1, 15, 12, 34, tzinfo=UTC)  # 12:34 in Lisbon, 14:34 in Helsinki
+    ChatMessage.objects.filter(pk=first.pk).update(created_at=sent_at)
     errors: list[str] = []
     ana_page = open_room(browser, web, ana, errors)
     ben_page = open_room(browser, web, ben, errors)
 
-    for page in (ana_page, ben_page):
+    for page, user in ((ana_page, ana), (ben_page, ben)):
         expect(page.get_by_role("status")).to_have_text("Live")
         expect(page.locator("#chat-online")).to_contain_text("Ana Lima")
         expect(page.locator("#chat-online")).to_contain_text("Ben Okafor")
         expect(page.locator(".chat-msg")).to_have_count(1)
+        # The time is shown in the viewer's own zone, not the server's or the browser's
+        # (12:34 in Lisbon, 14:34 in Helsinki; 24- or 12-hour as the language has it).
+        local = sent_at.astimezone(ZoneInfo(user.timezone))
+        clock = rf"^({local:%H:%M}|{local:%I:%M}\s*{local:%p})$"
+        expect(page.locator(".chat-msg time")).to_have_text(re.compile(clock))
 
     # Enter sends; the other page shows it at once, with a safe, clickable link.
     ana_page.get_by_label("Your message").fill("Hello Ben, the report: https://example.org/report.")
@@ -126,6 +138,14 @@ def test_two_members_chat_live_and_nothing_is_lost_while_reconnecting(
     reply = ana_page.locator(".chat-msg", has_text="second line")
     expect(reply.locator(".chat-body")).to_have_text("<b>not bold</b>\nsecond line")
     expect(reply.locator("b")).to_have_count(0)
+
+    # Ben writes again at once: the two read as one block (no second author line).
+    box.type("and a third line")
+    box.press("Enter")
+    follow_up = ana_page.locator(".chat-msg", has_text="and a third line")
+    expect(follow_up).to_have_class(re.compile(r"\bis-continued\b"))
+    expect(reply).not_to_have_class(re.compile(r"\bis-continued\b"))
+    expect(ana_page.locator(".chat-msg.is-continued")).to_have_count(1)
 
     # Ana edits her message; Ben sees the edit, marked as such.
     ana_page.locator(".chat-msg", has_text="Hello Ben").get_by_role("button", name="Edit").click()
@@ -153,7 +173,7 @@ def test_two_members_chat_live_and_nothing_is_lost_while_reconnecting(
     ana_page.get_by_label("Your message").fill("Welcome back")
     ana_page.get_by_role("button", name="Send").click()
     expect(ben_page.locator(".chat-msg", has_text="Welcome back")).to_be_visible()
-    expect(ben_page.locator(".chat-msg")).to_have_count(5)
+    expect(ben_page.locator(".chat-msg")).to_have_count(6)
 
     # Only the connection errors of the outage may show in the console (no CSP violations).
     unexpected = [e for e in errors if "WebSocket connection" not in e]
@@ -167,6 +187,7 @@ def test_replies_mentions_deletions_and_earlier_pages(browser, web, transactiona
     ChatMessage.objects.bulk_create(
         ChatMessage(group=group, seq=n, author=ben, body=f"Old message {n}") for n in range(1, 61)
     )
+    handbook = upload_document(group, ben, title="Draft handbook")
     errors: list[str] = []
     ana_page = open_room(browser, web, ana, errors)
     expect(ana_page.get_by_role("status")).to_have_text("Live")
@@ -179,11 +200,19 @@ def test_replies_mentions_deletions_and_earlier_pages(browser, web, transactiona
     expect(ana_page.locator("#chat-earlier")).to_have_text("This is the beginning of the chat.")
     expect(ana_page.locator(".chat-msg").first).to_contain_text("Old message 1")
 
+    # A message links a group document, chosen in the composer.
+    ana_page.get_by_label("Link a document").select_option(label="Draft handbook")
     ana_page.get_by_label("Your message").fill("Who can review the draft?")
     ana_page.get_by_label("Your message").press("Enter")
+    sent = ana_page.locator(".chat-msg:not(.is-pending)", has_text="Who can review")
+    expect(sent.get_by_role("link", name="Draft handbook")).to_have_attribute(
+        "href", f"/g/live-chat/documents/{handbook.pk}/"
+    )
+    expect(ana_page.get_by_label("Link a document")).to_have_value("")
 
     ben_page = open_room(browser, web, ben, errors)
     question = ben_page.locator(".chat-msg", has_text="Who can review")
+    expect(question.get_by_role("link", name="Draft handbook")).to_be_visible()
     question.get_by_role("button", name="Reply").click()
     expect(ben_page.locator("#chat-reply")).to_contain_text("Replying to Ana Lima")
     box = ben_page.get_by_label("Your message")

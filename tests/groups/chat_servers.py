@@ -20,6 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 from django.db import connection
 
+from groups.consumers import WS_MAX_SIZE
+
 BASE_DIR = Path(settings.BASE_DIR)
 START_TIMEOUT = 30
 NOISE = {"presence", "pong", "typing", "ack"}
@@ -106,7 +108,8 @@ class RedisServer:
 
 
 class WebServer:
-    """``uvicorn portal.asgi:application`` as in the Procfile, on a free port."""
+    """``uvicorn portal.asgi:application`` as in the Procfile (``--ws-max-size`` too),
+    on a free port."""
 
     def __init__(self, tmp_path: Path, name: str, env: dict):
         self.name = name
@@ -136,6 +139,7 @@ class WebServer:
                     sys.executable, "-m", "uvicorn", "portal.asgi:application",
                     "--host", "127.0.0.1", "--port", str(self.port),
                     "--lifespan", "off", "--ws", "websockets", "--no-access-log",
+                    "--ws-max-size", str(WS_MAX_SIZE),
                 ],
                 cwd=BASE_DIR,
                 env=self.env,

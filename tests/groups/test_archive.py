@@ -431,7 +431,7 @@ def test_the_progress_panel_polls_while_a_package_is_built(client, story):
     client.force_login(story["staff"])
     panel = client.get(reverse("groups:archive_package_status", args=["em-network"]))
     html = panel.content.decode()
-    assert 'hx-trigger="every 2s"' in html
+    assert 'data-hx-trigger="every 2s"' in html
     assert 'value="25"' in html and "1 of 4 files" in html
 
 

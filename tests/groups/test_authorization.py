@@ -32,7 +32,9 @@ TABLE = {
     "groups:chat": ("get", [LOGIN, NF, NF, OK, OK, OK]),
     "groups:chat_history": ("get", [LOGIN, NF, NF, OK, OK, OK]),
     "groups:chat_export": ("get", [LOGIN, FORBID, FORBID, FORBID, FORBID, OK]),
-    "groups:extension_request": ("get", [LOGIN, NF, NF, FORBID, OK, FORBID]),
+    # The target group's extension request is pending: its coordinator is sent back to
+    # the group page with the reason (test_views covers the form and an expired group).
+    "groups:extension_request": ("get", [LOGIN, NF, NF, FORBID, REDIRECT, FORBID]),
     "groups:edit": ("get", [LOGIN, FORBID, FORBID, FORBID, FORBID, OK]),
     "groups:secretariat_dashboard": ("get", [LOGIN, FORBID, FORBID, FORBID, FORBID, OK]),
     "groups:create": ("get", [LOGIN, FORBID, FORBID, FORBID, FORBID, OK]),
@@ -147,3 +149,48 @@ def test_forged_post_for_another_groups_membership_changes_nothing(client, world
     assert client.post(url).status_code == NF
     foreign.refresh_from_db()
     assert foreign.state == "requested"
+
+
+# Asking to join a group that has not started: like its public page, it does not exist
+# for those who may not see it; members and the secretariat are told why not (200).
+PROPOSED_JOIN = [LOGIN, NF, NF, OK, OK, OK]
+
+
+@pytest.mark.parametrize("index", range(len(PERSONAS)), ids=PERSONAS)
+def test_joining_a_group_that_has_not_started_answers_each_persona_as_expected(
+    client, world, index
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from portal.models import Notification
+
+    proposed = make_group(slug="proposed", start=timezone.localdate() + timedelta(days=20))
+    users = dict(world["users"])
+    add_member(proposed, users["member"])
+    Membership.objects.create(
+        user=users["coordinator"],
+        group=proposed,
+        role="coordinator",
+        state="active",
+        started_at=timezone.now(),
+    )
+    user = users[PERSONAS[index]]
+    if user is not None:
+        client.force_login(user)
+    before = Membership.objects.filter(group=proposed).count()
+    response = client.post(
+        reverse("groups:join", kwargs={"slug": "proposed"}),
+        {"motivation": "I would like to contribute to this group."},
+    )
+    want = PROPOSED_JOIN[index]
+    if want == LOGIN:
+        assert response.status_code == REDIRECT
+        assert response["Location"].startswith(reverse(settings.LOGIN_URL))
+    else:
+        assert response.status_code == want
+    public = client.get(reverse("groups:public_detail", kwargs={"slug": "proposed"}))
+    assert public.status_code == (NF if want in (NF, LOGIN) else OK)
+    assert Membership.objects.filter(group=proposed).count() == before
+    assert not Notification.objects.filter(title__contains="asks to join").exists()

@@ -23,6 +23,7 @@ from groups import chat, realtime
 from groups.models import ChatMessage, ChatMessageEdit, ChatReadMarker, Membership
 from groups.services import group_archive, group_close, membership_leave, membership_remove
 from tests.conftest import make_secretariat, need_service
+from tests.documents.factories import upload_document
 from tests.factories import UserFactory
 from tests.groups.factories import add_member, coordinator_of, make_group
 
@@ -645,3 +646,138 @@ def test_a_ping_refreshes_presence(world):
         assert [p["name"] for p in await db(chat.chat_online)(world["group"])] == ["Ana Lima"]
 
     run(scenario)
+
+
+# --- After the channel layer forgot the rooms (a quick Redis restart) -------
+
+
+async def _forget_rooms(layer: str, group_id: int) -> None:
+    """What a Redis restart does to the rooms while the sockets stay open: every
+    socket of the room (and of its members' rooms) is forgotten."""
+    from channels.layers import get_channel_layer
+
+    from groups.models import ChatPresence
+
+    if layer == "redis":  # as a flush does: the room keys are gone
+        import redis.asyncio
+
+        client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+        try:
+            prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+            keys = [key async for key in client.scan_iter(f"{prefix}:group:*")]
+            assert len(keys) >= 3  # the room and each member's room
+            await client.delete(*keys)
+        finally:
+            await client.aclose()
+        return
+    channel_layer = get_channel_layer()
+    sockets = await db(
+        lambda: list(
+            ChatPresence.objects.filter(group_id=group_id).values_list("channel_name", "user_id")
+        )
+    )()
+    for channel, user_id in sockets:
+        await channel_layer.group_discard(realtime.room_name(group_id), channel)
+        await channel_layer.group_discard(realtime.member_room_name(group_id, user_id), channel)
+
+
+def test_a_ping_joins_the_rooms_again_and_tells_what_was_missed(world, layer):
+    group, ben_user = world["group"], world["users"]["member2"]
+
+    async def scenario(sockets):
+        ana = await sockets.open(world["cookies"]["member"])
+        ben = await sockets.open(world["cookies"]["member2"])
+        await _forget_rooms(layer, group.pk)
+        await ana.send_json_to({"type": "send", "body": "while the rooms were forgotten"})
+        assert (await next_frame(ana, "ack"))["seq"] == 1  # stored, but broadcast to nobody
+        await nothing_more(ben)
+        await nothing_more(ana)
+
+        for socket in (ana, ben):
+            await socket.send_json_to({"type": "ping"})
+            # The client sees it is behind (chat.js resumes from its last number).
+            assert (await next_frame(socket, "pong"))["latest_seq"] == 1
+        await ben.send_json_to({"type": "resume", "after": 0})
+        missed = await next_frame(ben, "messages")
+        assert [m["body"] for m in missed["messages"]] == ["while the rooms were forgotten"]
+        await next_frame(ben, "resumed")
+
+        # In the rooms again: live messages arrive…
+        await ana.send_json_to({"type": "send", "body": "and now live"})
+        assert (await next_frame(ben, "message"))["message"]["body"] == "and now live"
+        # …and so does the close of one member's sockets (the member's own room).
+        membership = await db(Membership.objects.get)(user=ben_user, group=group)
+        await db(membership_remove)(actor=world["users"]["coordinator"], membership=membership)
+        await closed_with(ben, realtime.CLOSE_FORBIDDEN)
+
+    run(scenario)
+
+
+def test_a_pong_carries_the_latest_number(world):
+    for body in ("a", "b"):
+        chat.chat_message_post(actor=world["users"]["member"], group=world["group"], body=body)
+
+    async def scenario(sockets):
+        ben = await sockets.open(world["cookies"]["member2"])
+        await ben.send_json_to({"type": "ping"})
+        assert (await next_frame(ben, "pong"))["latest_seq"] == 2
+
+    run(scenario)
+
+
+# --- The client id stays with its author ----------------------------------
+
+
+def test_the_client_id_reaches_only_its_authors_sockets(world):
+    async def scenario(sockets):
+        ana = await sockets.open(world["cookies"]["member"])
+        ana_other_tab = await sockets.open(world["cookies"]["member"])
+        ben = await sockets.open(world["cookies"]["member2"])
+        await ana.send_json_to({"type": "send", "body": "hello", "client_id": "ana-c1"})
+        ack = await next_frame(ana, "ack")
+        assert ack["client_id"] == "ana-c1"
+        assert ack["message"]["client_id"] == "ana-c1" and ack["message"]["body"] == "hello"
+        for socket in (ana, ana_other_tab):
+            assert (await next_frame(socket, "message"))["message"]["client_id"] == "ana-c1"
+        received = (await next_frame(ben, "message"))["message"]
+        assert received["body"] == "hello" and "client_id" not in received
+
+        # Resuming: the author's own messages come with it, nobody else's do.
+        await ben.send_json_to({"type": "resume", "after": 0})
+        (theirs,) = (await next_frame(ben, "messages"))["messages"]
+        assert "client_id" not in theirs
+        await ana.send_json_to({"type": "resume", "after": 0})
+        (own,) = (await next_frame(ana, "messages"))["messages"]
+        assert own["client_id"] == "ana-c1"
+
+    run(scenario)
+
+
+# --- Document links -------------------------------------------------------
+
+
+def test_a_message_links_a_group_document_and_another_groups_is_refused(world):
+    document = upload_document(world["group"], world["users"]["member2"], title="Plan")
+    other = world["other"]
+    foreign = upload_document(other, coordinator_of(other), title="Elsewhere")
+
+    async def scenario(sockets):
+        ana = await sockets.open(world["cookies"]["member"])
+        ben = await sockets.open(world["cookies"]["member2"])
+        await ana.send_json_to(
+            {"type": "send", "body": "smuggled", "document": foreign.pk, "client_id": "x1"}
+        )
+        error = await next_frame(ana, "error")
+        assert error["code"] == "document" and error["client_id"] == "x1"
+        assert error["message"] == "The document you link is not in this group."
+        await nothing_more(ben)
+        await ana.send_json_to({"type": "send", "body": "Read this", "document": document.pk})
+        linked = (await next_frame(ben, "message"))["message"]
+        assert linked["document"] == {
+            "id": document.pk,
+            "title": "Plan",
+            "url": f"/g/target/documents/{document.pk}/",
+        }
+
+    run(scenario)
+    assert list(ChatMessage.objects.values_list("body", "document")) == [("Read this", document.pk)]

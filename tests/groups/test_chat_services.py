@@ -4,16 +4,19 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from documents.services import document_bin
 from groups import chat
 from groups.models import ChatMessage, ChatMessageEdit, ChatReadMarker, Membership
 from groups.services import group_archive, group_close, membership_remove
 from portal.models import Activity, Notification
 from tests.conftest import make_secretariat
+from tests.documents.factories import upload_document
 from tests.factories import UserFactory
 from tests.groups.factories import add_member, coordinator_of, make_group
 from tests.helpers import assert_queries_do_not_grow
@@ -169,7 +172,7 @@ def test_a_mention_notifies_the_member_in_the_notification_centre(room, mailoutb
     note = Notification.objects.get(user=room["ben"])
     assert note.category == "chat"
     assert "Ana Lima" in note.title
-    assert note.url.endswith(f"/chat/#message-{message.pk}")
+    assert note.url == f"/g/{room['group'].slug}/chat/?around={message.seq}#message-{message.pk}"
     assert not Notification.objects.filter(user=room["ana"]).exists()
 
 
@@ -402,3 +405,142 @@ def test_a_broadcast_that_fails_does_not_undo_the_message(room, django_capture_o
     ):
         message = post(room, body="still stored")
     assert ChatMessage.objects.filter(pk=message.pk).exists()
+
+
+# --- Document links -------------------------------------------------------
+
+
+def test_a_message_links_a_document_of_its_group(
+    room, broadcasts, django_capture_on_commit_callbacks
+):
+    document = upload_document(room["group"], room["ben"], title="Draft handbook")
+    with django_capture_on_commit_callbacks(execute=True):
+        message = post(room, body="Please read", document=document.pk)
+    assert message.document == document
+    expected = {
+        "id": document.pk,
+        "title": "Draft handbook",
+        "url": f"/g/{room['group'].slug}/documents/{document.pk}/",
+    }
+    assert broadcasts.call_args.kwargs["frame"]["message"]["document"] == expected
+    (reread,) = chat.chat_history(group=room["group"])[0]
+    assert chat.message_payload(reread)["document"] == expected
+    assert chat.chat_linkable_documents(room["group"]) == [document]
+
+
+def test_a_message_without_a_document_says_so(room):
+    assert chat.message_payload(post(room))["document"] is None
+
+
+@pytest.mark.parametrize("case", ["other_group", "binned", "missing", "not_a_number"])
+def test_a_document_that_may_not_be_linked_is_refused_and_nothing_is_stored(room, case):
+    if case == "other_group":
+        other = make_group()
+        document = upload_document(other, coordinator_of(other)).pk
+    elif case == "binned":
+        document = upload_document(room["group"], room["ana"])
+        document_bin(actor=room["ana"], document=document)
+        document = document.pk
+    elif case == "missing":
+        document = 999_999
+    else:
+        document = "1"
+    with pytest.raises(chat.ChatError) as exc:
+        post(room, body="See this", document=document)
+    assert exc.value.code == "document"
+    assert exc.value.messages[0]
+    assert not ChatMessage.objects.exists()
+    assert chat.chat_latest_seq(room["group"]) == 0
+
+
+def test_a_document_of_another_group_is_refused_like_a_missing_one(room):
+    other = make_group()
+    foreign = upload_document(other, coordinator_of(other))
+    messages = []
+    for document in (foreign.pk, 999_999):
+        with pytest.raises(chat.ChatError) as exc:
+            post(room, document=document)
+        messages.append(exc.value.messages)
+    assert messages[0] == messages[1] == ["The document you link is not in this group."]
+
+
+def test_a_linked_document_moved_to_the_bin_later_loses_its_title_and_link(room):
+    document = upload_document(room["group"], room["ben"], title="Confidential draft")
+    message = post(room, document=document.pk)
+    document_bin(actor=room["ben"], document=document)
+    (reread,) = chat.chat_history(group=room["group"])[0]
+    assert chat.message_payload(reread)["document"] == {
+        "id": document.pk,
+        "title": None,
+        "url": None,
+    }
+    assert chat.chat_linkable_documents(room["group"]) == []
+    chat.chat_message_delete(actor=room["ana"], group=room["group"], message_id=message.pk)
+    message.refresh_from_db()
+    assert message.document is None
+
+
+# --- The client id stays with its author ----------------------------------
+
+
+def test_the_client_id_is_told_only_to_the_author(
+    room, broadcasts, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = post(room, body="mine", client_id="ana-tab-1")
+    call = broadcasts.call_args
+    assert "client_id" not in call.kwargs["frame"]["message"]
+    assert "ana-tab-1" not in str(call.kwargs["frame"])
+    # beside the frame, for the author's own sockets only (ChatConsumer.chat_frame)
+    assert (call.kwargs["author_id"], call.kwargs["client_id"]) == (room["ana"].pk, "ana-tab-1")
+    assert chat.message_payload(message, viewer_id=room["ana"].pk)["client_id"] == "ana-tab-1"
+    assert "client_id" not in chat.message_payload(message, viewer_id=room["ben"].pk)
+    assert "client_id" not in chat.message_payload(message)
+
+
+# --- Unread counts for new members ----------------------------------------
+
+
+def test_a_new_member_sees_only_messages_sent_since_joining_as_unread(room):
+    start = timezone.now().replace(microsecond=0) + timedelta(minutes=5)
+    with time_machine.travel(start, tick=False):
+        for n in range(3):
+            post(room, who="ben", body=f"old {n}")
+    with time_machine.travel(start + timedelta(hours=1), tick=False):
+        newcomer = add_member(room["group"], UserFactory())
+    assert chat.chat_unread_counts(newcomer) == {}
+    with time_machine.travel(start + timedelta(hours=2), tick=False):
+        post(room, who="ben", body="welcome!")
+    assert chat.chat_unread_counts(newcomer) == {room["group"].pk: 1}
+    assert chat.chat_unread_total(newcomer) == 1
+    # Members who were there all along still count everything they have not read.
+    assert chat.chat_unread_counts(room["ana"]) == {room["group"].pk: 4}
+
+
+def test_unread_counts_with_membership_start_still_take_one_query(room):
+    other = make_group()
+    add_member(other, room["ana"])
+    post(room, who="ben", body="1")
+    with CaptureQueriesContext(connection) as ctx:
+        counts = chat.chat_unread_counts(room["ana"])
+    assert counts == {room["group"].pk: 1}
+    assert len(ctx.captured_queries) == 1
+
+
+# --- Around one message ---------------------------------------------------
+
+
+def test_history_around_a_message_shows_it_with_its_neighbours(room):
+    ChatMessage.objects.bulk_create(
+        ChatMessage(group=room["group"], seq=n, author=room["ben"], body=f"m{n}")
+        for n in range(1, 121)
+    )
+    page, earlier, later = chat.chat_history_around(group=room["group"], seq=40, limit=10)
+    assert [m.seq for m in page] == list(range(35, 45))
+    assert (earlier, later) == (True, True)
+    page, earlier, later = chat.chat_history_around(group=room["group"], seq=2, limit=10)
+    assert [m.seq for m in page] == list(range(1, 7))
+    assert (earlier, later) == (False, True)
+    page, earlier, later = chat.chat_history_around(group=room["group"], seq=118, limit=10)
+    assert [m.seq for m in page] == list(range(113, 121))
+    assert (earlier, later) == (True, False)

@@ -467,6 +467,65 @@ def test_two_workers_sending_the_same_reminder_at_once_send_one_email(monkeypatc
     assert reminder.sent_at is not None
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_scans_at_once_claim_and_queue_each_reminder_once(monkeypatch):
+    need_service(
+        connection.vendor == "postgresql",
+        "row locks need PostgreSQL: set DATABASE_URL=postgres://… (SQLite has no SELECT … FOR "
+        "UPDATE … SKIP LOCKED, and one writer at a time)",
+    )
+    staff = make_secretariat(UserFactory())
+    groups = [make_group(actor=staff) for _ in range(3)]
+    Mandate.objects.filter(group__in=groups).update(
+        end_date=timezone.localdate() + timedelta(days=20)
+    )
+    queued: list[int] = []
+    lock = threading.Lock()
+
+    def record(ids):
+        with lock:
+            queued.extend(ids)
+
+    monkeypatch.setattr(reminders, "_queue_sends", record)
+    real_partial = reminders.partial
+
+    def slow_partial(*args):
+        # Called under the row locks, just before commit: hold them while the other
+        # scan arrives, so that it meets locked claims and must skip them.
+        wall_clock.sleep(0.3)
+        return real_partial(*args)
+
+    monkeypatch.setattr(reminders, "partial", slow_partial)
+    start = threading.Barrier(2)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def scan_in_a_worker():
+        try:
+            start.wait()
+            results.append(mandate_reminders_scan())
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=scan_in_a_worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    # 3 groups x (its coordinator + the secretariat) x the 90- and 30-day thresholds.
+    claims_made = sorted(Reminder.objects.values_list("pk", flat=True))
+    assert len(claims_made) == 3 * 2 * 2
+    assert sorted(queued) == claims_made  # every claim queued, none twice
+    assert sum(results) == len(claims_made)
+    for reminder_id in queued:
+        mandate_reminder_send(reminder_id=reminder_id)
+    assert len(mail.outbox) == len(claims_made)  # one e-mail per recipient and threshold
+    assert not Reminder.objects.filter(sent_at__isnull=True).exists()
+
+
 # --- Invitation e-mails -----------------------------------------------------
 
 

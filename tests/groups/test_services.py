@@ -121,10 +121,26 @@ def test_dates_in_the_wrong_order_are_refused_by_the_database():
         Mandate.objects.filter(group=group).update(end_date=date(2000, 1, 1))
 
 
-def test_extension_after_expiry_is_refused():
+def test_extension_after_expiry_is_refused_with_a_clear_message():
     group = make_group(start=date(2026, 1, 10))
-    with time_machine.travel(date(2028, 2, 1)), pytest.raises(PermissionDenied):
+    with time_machine.travel(date(2028, 2, 1)), pytest.raises(GroupError) as excinfo:
         request_extension(group)
+    assert excinfo.value.code == "expired"
+    assert "before the end of term 1" in str(excinfo.value)
+    assert not ExtensionRequest.objects.filter(group=group).exists()
+
+
+def test_extension_of_an_archived_or_proposed_group_is_refused():
+    staff = make_secretariat(UserFactory())
+    archived = make_group(start=date(2026, 1, 10), actor=staff)
+    proposed = make_group(start=date(2026, 3, 1), actor=staff)
+    with pytest.raises(PermissionDenied):
+        request_extension(proposed)
+    with time_machine.travel(date(2028, 2, 1)):
+        services.group_archive(actor=staff, group=fresh(archived))
+        with pytest.raises(PermissionDenied):
+            request_extension(archived)
+    assert not ExtensionRequest.objects.exists()
 
 
 def test_extension_requests_by_non_coordinators_are_refused():
@@ -305,3 +321,80 @@ def test_a_member_who_confirms_stays_for_term_two():
         services.membership_confirm_term(actor=member, group=fresh(group))
     services.memberships_end_unconfirmed(on=date(2028, 1, 11))
     assert Membership.objects.filter(user=member, group=group, state="active").exists()
+
+
+def test_closing_after_an_approved_extension_ends_the_group_for_good():
+    """Term 2 has not started yet: closing deletes it, so its start date revives nothing."""
+    group = make_group(start=date(2026, 1, 10))
+    staff = make_secretariat(UserFactory())
+    with time_machine.travel(date(2027, 10, 1)):
+        services.extension_decide(actor=staff, request=request_extension(group), approve=True)
+        assert Mandate.objects.filter(group=group, term=2).exists()
+    with time_machine.travel(date(2027, 11, 15)):
+        services.group_close(actor=staff, group=fresh(group), reason="Funding has stopped.")
+        assert fresh(group).state == "expired"
+    assert list(Mandate.objects.filter(group=group).values_list("term", "end_date")) == [
+        (1, date(2027, 11, 15))
+    ]
+    closed = Activity.objects.get(group=group, verb="group.closed")
+    assert closed.data["terms_cancelled"] == [
+        {"term": 2, "start_date": "2028-01-10", "end_date": "2030-01-10"}
+    ]
+    assert "term 2 (2028-01-10 – 2030-01-10) cancelled" in closed.summary
+    for day in (date(2028, 1, 10), date(2028, 6, 1), date(2030, 2, 1)):
+        with time_machine.travel(day):
+            assert fresh(group).state == "expired", day
+    with time_machine.travel(date(2028, 1, 10)):
+        services.group_archive(actor=staff, group=fresh(group))
+        assert fresh(group).state == "archived"
+
+
+def test_closing_during_term_two_ends_term_two_and_keeps_term_one():
+    group = make_group(start=date(2026, 1, 10))
+    staff = make_secretariat(UserFactory())
+    with time_machine.travel(date(2027, 10, 1)):
+        services.extension_decide(actor=staff, request=request_extension(group), approve=True)
+    with time_machine.travel(date(2028, 5, 2)):
+        services.group_close(actor=staff, group=fresh(group), reason="The work is complete.")
+        assert fresh(group).state == "expired"
+    assert list(Mandate.objects.filter(group=group).values_list("term", "end_date")) == [
+        (1, date(2028, 1, 10)),
+        (2, date(2028, 5, 2)),
+    ]
+    assert Activity.objects.get(group=group, verb="group.closed").data["terms_cancelled"] == []
+
+
+def test_closing_with_a_stale_group_object_still_cancels_term_two():
+    """The service reads the mandates itself: a group fetched before the approval is enough."""
+    group = make_group(start=date(2026, 1, 10))
+    staff = make_secretariat(UserFactory())
+    with time_machine.travel(date(2027, 10, 1)):
+        stale = fresh(group)
+        list(stale.mandates.all())  # prefetched: term 1 only
+        services.extension_decide(actor=staff, request=request_extension(group), approve=True)
+        services.group_close(actor=staff, group=stale, reason="Merged into another group.")
+    assert not Mandate.objects.filter(group=group, term=2).exists()
+
+
+def test_nobody_approves_their_own_join_request():
+    """Only someone who manages members without being one has a request of their own to
+    approve: the secretariat. A coordinator is a member already and cannot ask at all."""
+    group = make_group()
+    staff = make_secretariat(UserFactory())
+    request = services.membership_request(
+        actor=staff, group=fresh(group), motivation="I would like to follow this group."
+    )
+    assert staff.has_perm("groups.manage_members", fresh(group))
+    with pytest.raises(GroupError) as excinfo:
+        services.membership_approve(actor=staff, membership=request)
+    assert excinfo.value.code == "own_request"
+    request.refresh_from_db()
+    assert request.state == "requested" and request.decided_by is None
+    assert not Activity.objects.filter(group=group, verb="membership.joined").exists()
+    with pytest.raises(GroupError) as excinfo:
+        services.membership_request(
+            actor=coordinator_of(group), group=fresh(group), motivation="Let me in twice."
+        )
+    assert excinfo.value.code == "member"
+    services.membership_approve(actor=coordinator_of(group), membership=request)
+    assert Membership.objects.get(pk=request.pk).state == "active"

@@ -44,6 +44,7 @@ TABLE = {
     "meetings:poll_close": ("post", [LOGIN, NF, NF, FORBID, REDIRECT, REDIRECT]),
     "meetings:poll_cancel": ("post", [LOGIN, NF, NF, FORBID, REDIRECT, REDIRECT]),
     "meetings:mine": ("get", [LOGIN, OK, OK, OK, OK, OK]),
+    "meetings:mine_past": ("get", [LOGIN, OK, OK, OK, OK, OK]),
     "meetings:month": ("get", [LOGIN, OK, OK, OK, OK, OK]),
     "meetings:feed_settings": ("get", [LOGIN, OK, OK, OK, OK, OK]),
     "meetings:feed_regenerate": ("post", [LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT]),

@@ -167,6 +167,69 @@ def test_a_person_taken_off_the_list_receives_a_cancel_for_themselves_only(group
     assert attendees(event) == {member.email}
 
 
+def test_changing_only_the_invitees_raises_the_sequence_and_updates_everyone_left(
+    group, member, commit
+):
+    coordinator = coordinator_of(group)
+    newcomer = add_member(group)
+    with commit():
+        meeting = make_meeting(group, invitees=[coordinator, member])
+    with commit():
+        services.meeting_update(
+            actor=coordinator,
+            meeting=meeting,
+            title=meeting.title,
+            starts_at=meeting.starts_at,
+            ends_at=meeting.ends_at,
+            timezone_name=meeting.timezone,
+            invitees=[coordinator, newcomer],
+        )
+    meeting.refresh_from_db()
+    assert meeting.sequence == 1
+
+    # The removed person's CANCEL outranks the REQUEST their calendar holds.
+    invitation, removal = (only_event(c) for c in calendars_sent_to(member))
+    assert calendars_sent_to(member)[1]["METHOD"] == "CANCEL"
+    assert (invitation["SEQUENCE"], removal["SEQUENCE"]) == (0, 1)
+    assert str(removal["UID"]) == meeting.uid
+
+    # The one who stays gets the new attendee list, with a higher SEQUENCE.
+    first, update = calendars_sent_to(coordinator)
+    assert update["METHOD"] == "REQUEST"
+    assert only_event(first)["SEQUENCE"] == 0
+    assert attendees(only_event(first)) == {coordinator.email, member.email}
+    assert only_event(update)["SEQUENCE"] == 1
+    assert str(only_event(update)["UID"]) == meeting.uid
+    assert attendees(only_event(update)) == {coordinator.email, newcomer.email}
+
+    # The newcomer's invitation is at the same, new SEQUENCE.
+    (welcome,) = calendars_sent_to(newcomer)
+    assert welcome["METHOD"] == "REQUEST"
+    assert only_event(welcome)["SEQUENCE"] == 1
+    assert attendees(only_event(welcome)) == {coordinator.email, newcomer.email}
+
+
+def test_switching_to_all_members_without_a_new_invitee_changes_nothing(group, member, commit):
+    coordinator = coordinator_of(group)
+    with commit():
+        meeting = make_meeting(group, invitees=[coordinator, member])
+    mail.outbox.clear()
+    with commit():
+        services.meeting_update(
+            actor=coordinator,
+            meeting=meeting,
+            title=meeting.title,
+            starts_at=meeting.starts_at,
+            ends_at=meeting.ends_at,
+            timezone_name=meeting.timezone,
+            invitees=None,
+        )
+    meeting.refresh_from_db()
+    assert meeting.invite_all
+    assert meeting.sequence == 0
+    assert mail.outbox == []
+
+
 def test_answers_show_as_partstat_in_later_updates(group, member, commit):
     with commit():
         meeting = make_meeting(group)

@@ -238,12 +238,13 @@ def test_changing_only_the_invitees_invites_the_new_and_uninvites_the_removed(
             invitees=[coordinator, newcomer],
         )
     meeting.refresh_from_db()
-    assert meeting.sequence == 0
+    assert meeting.sequence == 1  # the attendee list is part of the event
     assert invited(meeting) == {coordinator.pk, newcomer.pk}
     subjects = {m.to[0]: m.subject for m in mail.outbox}
-    assert set(subjects) == {newcomer.email, member.email}
+    assert set(subjects) == {newcomer.email, member.email, coordinator.email}
     assert "Invitation:" in subjects[newcomer.email]
     assert "No longer invited:" in subjects[member.email]
+    assert "Changed:" in subjects[coordinator.email]
 
 
 def test_moving_a_meeting_forgets_its_reminder_claims(group, member):

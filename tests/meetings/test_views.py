@@ -1,6 +1,6 @@
 """The meetings pages: forms with errors at their fields, lists, calendar, dashboard, costs."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from http import HTTPStatus
 
 import pytest
@@ -420,13 +420,117 @@ def test_the_month_calendar_puts_each_meeting_on_its_local_day(client, group, me
     make_meeting(
         group, title="Late", starts_at=local(2027, 3, 10, 23, 30), timezone_name="Europe/Lisbon"
     )
-    for zone, day in (("Europe/Lisbon", 10), ("Europe/Helsinki", 11)):
+    # 23:30–01:30 in Lisbon goes on past midnight there; in Helsinki it is 01:30–03:30.
+    for zone, spanned in (("Europe/Lisbon", [10, 11]), ("Europe/Helsinki", [11])):
         member.timezone = zone
         member.save()
         client.force_login(member)
         response = client.get(reverse("meetings:month") + "?month=2027-03")
         days = [d for week in response.context["month"].weeks for d in week if d.meetings]
-        assert [(d.day.day, [m.title for m in d.meetings]) for d in days] == [(day, ["Late"])]
+        assert [(d.day.day, [m.title for m in d.meetings]) for d in days] == [
+            (day, ["Late"]) for day in spanned
+        ]
+        assert [bool(d.continued) for d in days] == [False, True][: len(spanned)]
+
+
+def test_a_meeting_over_several_days_is_on_each_day_it_spans_in_my_zone(client, group, member):
+    # Friday 19 March 20:00 to Sunday 21 March 14:00 in Lisbon (42 hours).
+    make_meeting(
+        group,
+        title="Retreat",
+        starts_at=local(2027, 3, 19, 20),
+        ends_at=local(2027, 3, 21, 14),
+        timezone_name="Europe/Lisbon",
+    )
+    # Ends at midnight in Brussels: not on the day that begins then.
+    make_meeting(
+        group, title="Evening", starts_at=local(2027, 3, 24, 20), ends_at=local(2027, 3, 25, 0)
+    )
+    # Wednesday 31 March 22:00 to Thursday 1 April 02:00 in Brussels: into the next month.
+    make_meeting(
+        group, title="Night shift", starts_at=local(2027, 3, 31, 22), ends_at=local(2027, 4, 1, 2)
+    )
+    expected = {
+        # 20:00 Lisbon is 22:00 in Brussels and 23:00 in Helsinki, the same day.
+        "Europe/Brussels": [19, 20, 21],
+        # Lisbon is two hours behind Helsinki: 14:00 on the 21st is 16:00 there.
+        "Europe/Helsinki": [19, 20, 21],
+    }
+    for zone, retreat_days in expected.items():
+        member.timezone = zone
+        member.save()
+        client.force_login(member)
+        response = client.get(reverse("meetings:month") + "?month=2027-03")
+        grid = response.context["month"]
+        days = {
+            (d.day.month, d.day.day): [m.title for m in d.meetings]
+            for week in grid.weeks
+            for d in week
+            if d.meetings
+        }
+        assert [day for (month, day), titles in days.items() if "Retreat" in titles] == (
+            retreat_days
+        )
+        continued = {(d.day.month, d.day.day) for week in grid.weeks for d in week if d.continued}
+        assert {(3, 20), (3, 21)} <= continued
+        assert (3, 19) not in continued
+    # Helsinki is an hour ahead of Brussels: "Evening" ends at 01:00 on the 25th there.
+    assert [day for (month, day), titles in days.items() if "Evening" in titles] == [24, 25]
+    assert days[(3, 31)] == ["Night shift"]
+    assert days[(4, 1)] == ["Night shift"]  # April 1st is shown in the last row of March
+    html = response.content.decode()
+    assert html.count("(continued)") == 4  # Retreat twice, Evening once, Night shift once
+
+    member.timezone = "Europe/Brussels"
+    member.save()
+    client.force_login(member)
+    grid = client.get(reverse("meetings:month") + "?month=2027-03").context["month"]
+    evening = [
+        d.day.day for week in grid.weeks for d in week if "Evening" in [m.title for m in d.meetings]
+    ]
+    assert evening == [24]
+    april = client.get(reverse("meetings:month") + "?month=2027-04").context["month"]
+    (first_of_april,) = [d for week in april.weeks for d in week if d.day == date(2027, 4, 1)]
+    assert [m.title for m in first_of_april.meetings] == ["Night shift"]
+    assert first_of_april.continued == {first_of_april.meetings[0].pk}
+
+
+def test_my_past_meetings_list_every_group_latest_first_by_day(client, group, member, clock):
+    other = make_group(slug="second")
+    add_member(other, member)
+    make_meeting(group, title="Older", starts_at=local(2027, 3, 2, 10))
+    make_meeting(other, title="Newer", starts_at=local(2027, 3, 4, 10))
+    make_meeting(make_group(slug="not-mine"), title="Not mine", starts_at=local(2027, 3, 3, 10))
+    cancelled = make_meeting(group, title="Called off", starts_at=local(2027, 3, 3, 10))
+    services.meeting_cancel(actor=coordinator_of(group), meeting=cancelled, reason="Strike.")
+    make_meeting(group, title="Still to come", starts_at=local(2027, 3, 20, 10))
+    clock.move_to(datetime(2027, 3, 10, 9, 0, tzinfo=UTC))
+    client.force_login(member)
+
+    response = client.get(url("mine_past"))
+    titles = [[m.title for m in meetings] for _day, meetings in response.context["days"]]
+    assert titles == [["Newer"], ["Called off"], ["Older"]]
+    html = response.content.decode()
+    assert "Not mine" not in html
+    assert "Still to come" not in html
+    assert 'aria-current="page">Past' in html
+    upcoming = client.get(url("mine")).context["days"]
+    assert [[m.title for m in ms] for _d, ms in upcoming] == [["Still to come"]]
+
+
+def test_my_past_meetings_are_paginated(client, settings, group, member, clock):
+    settings.MEETING_PAGE_SIZE = 2
+    for day in (2, 3, 4, 5, 6):
+        make_meeting(group, title=f"On the {day}th", starts_at=local(2027, 3, day, 10))
+    clock.move_to(datetime(2027, 3, 10, 9, 0, tzinfo=UTC))
+    client.force_login(member)
+    pages = [client.get(url("mine_past") + f"?page={n}").context for n in (1, 2, 3)]
+    assert [[m.title for _d, ms in page["days"] for m in ms] for page in pages] == [
+        ["On the 6th", "On the 5th"],
+        ["On the 4th", "On the 3th"],
+        ["On the 2th"],
+    ]
+    assert "page=2" in client.get(url("mine_past")).content.decode()
 
 
 def test_the_month_calendar_survives_a_bad_month_parameter(client, member):
@@ -460,8 +564,8 @@ def test_the_feed_page_creates_and_renews_the_address(client, member):
 # --- Costs ----------------------------------------------------------------------
 
 
-def _bulk_meetings(group, count: int, invitees) -> None:
-    start = datetime(2027, 3, 2, 8, 0, tzinfo=UTC)
+def _bulk_meetings(group, count: int, invitees, *, start=None) -> None:
+    start = start or datetime(2027, 3, 2, 8, 0, tzinfo=UTC)
     meetings = Meeting.objects.bulk_create(
         [
             Meeting(
@@ -477,6 +581,10 @@ def _bulk_meetings(group, count: int, invitees) -> None:
     Invitee.objects.bulk_create([Invitee(meeting=m, user=u) for m in meetings for u in invitees])
 
 
+#: 100 meetings six hours apart from here have all ended by NOW (1 March 2027).
+PAST_START = datetime(2027, 2, 1, 8, 0, tzinfo=UTC)
+
+
 def test_my_meetings_month_dashboard_and_feed_cost_the_same_for_10_groups_of_500_meetings(
     client, member
 ):
@@ -486,6 +594,8 @@ def test_my_meetings_month_dashboard_and_feed_cost_the_same_for_10_groups_of_500
     pages = [
         url("mine"),
         url("mine") + "?page=3",
+        url("mine_past"),
+        url("mine_past") + "?page=3",
         reverse("meetings:month") + "?month=2027-04",
         reverse("dashboard"),
         reverse("meetings:feed", kwargs={"token": token}),
@@ -493,6 +603,7 @@ def test_my_meetings_month_dashboard_and_feed_cost_the_same_for_10_groups_of_500
     small = make_group(slug="small")
     add_member(small, member)
     _bulk_meetings(small, 1, [member])
+    _bulk_meetings(small, 1, [member], start=PAST_START)
     for page in pages:
         client.get(page)  # warm up sessions, content types
     before = {page: count_queries(lambda page=page: client.get(page)) for page in pages}
@@ -500,8 +611,10 @@ def test_my_meetings_month_dashboard_and_feed_cost_the_same_for_10_groups_of_500
     for n in range(10):
         big = make_group(slug=f"big-{n}")
         add_member(big, member)
-        _bulk_meetings(big, 500, [member, coordinator_of(big)])
-    assert Meeting.objects.count() == 5001
+        _bulk_meetings(big, 400, [member, coordinator_of(big)])
+        _bulk_meetings(big, 100, [member, coordinator_of(big)], start=PAST_START)
+    assert Meeting.objects.count() == 5002
+    assert Meeting.objects.filter(ends_at__lt=timezone.now()).count() == 1001
     after = {page: count_queries(lambda page=page: client.get(page)) for page in pages}
     assert after == before
 

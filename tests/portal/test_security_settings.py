@@ -65,11 +65,20 @@ def test_language_switch_translates_pages_and_remembers_the_choice(client, user)
     assert "Willkommen" in response.content.decode()
 
 
-def test_language_switch_refuses_foreign_redirects(client):
-    response = client.post(
-        reverse("language_switch"), {"language": "fr", "next": "https://evil.example/"}
-    )
+@pytest.mark.parametrize(
+    "next_url",
+    ["https://evil.example/", "//evil.example/x", "http://evil.example/", "/\\evil.example/"],
+)
+def test_language_switch_refuses_foreign_redirects(client, next_url):
+    response = client.post(reverse("language_switch"), {"language": "fr", "next": next_url})
     assert response["Location"] == "/"
+
+
+def test_language_switch_keeps_a_redirect_within_the_portal(client):
+    response = client.post(
+        reverse("language_switch"), {"language": "fr", "next": "/people/?q=monitoring"}
+    )
+    assert response["Location"] == "/people/?q=monitoring"
 
 
 def test_unknown_page_gets_the_friendly_404(client):

@@ -111,12 +111,23 @@ class ChatRoom {
     this.setUpEarlier();
     this.setUpComposer();
     this.render({ toBottom: true });
+    this.showTarget();
     document.addEventListener("visibilitychange", () => this.markReadSoon());
     this.log.addEventListener("scroll", () => this.markReadSoon());
     window.addEventListener("online", () => {
       if (!this.ws && !this.closedFor) this.connect();
     });
     this.connect();
+  }
+
+  // A link to one message (a mention notification): show it, not the bottom.
+  showTarget() {
+    const match = /^#message-(\d+)$/.exec(location.hash);
+    const target = match && document.getElementById(`message-${match[1]}`);
+    if (!target) return;
+    target.scrollIntoView({ block: "center" });
+    target.classList.add("is-highlighted");
+    setTimeout(() => target.classList.remove("is-highlighted"), 3000);
   }
 
   // --- Connection ------------------------------------------------------
@@ -223,7 +234,8 @@ class ChatRoom {
         break;
       case "ack":
         this.pending.delete(frame.client_id);
-        this.render();
+        if (frame.message) this.receive([frame.message], { batch: true });
+        else this.render();
         break;
       case "presence":
         this.showOnline(frame.online);
@@ -237,6 +249,8 @@ class ChatRoom {
           this.canPost = false;
           this.disableComposer();
         }
+        // Broadcasts missed while the channel layer forgot this socket (a Redis restart).
+        if (frame.latest_seq > this.lastSeq && !this.resuming && this.ready) this.resume();
         break;
       case "error":
         this.onError(frame);
@@ -264,6 +278,8 @@ class ChatRoom {
       const entry = this.pending.get(frame.client_id);
       this.pending.delete(frame.client_id);
       if (!this.input.value.trim()) this.input.value = entry.frame.body;
+      const picker = this.$("chat-document");
+      if (picker && entry.frame.document && !picker.value) picker.value = String(entry.frame.document);
       this.render();
     }
     this.showError(frame.message);
@@ -361,7 +377,7 @@ class ChatRoom {
 
   messageNode(message, continued) {
     const editing = this.editing && this.editing.id === message.id;
-    const key = [message.edited_at, message.deleted, continued, editing, this.canPost, this.canModerate, this.closedFor].join("|");
+    const key = [message.edited_at, message.deleted, message.document?.url, continued, editing, this.canPost, this.canModerate, this.closedFor].join("|");
     const cached = this.nodes.get(message.id);
     if (cached && cached.key === key) return cached.node;
     const mine = message.author && message.author.id === this.config.user_id;
@@ -399,6 +415,7 @@ class ChatRoom {
       const body = el("div", { class: "chat-body" });
       this.appendRichText(body, message.body);
       node.append(body);
+      if (message.document) node.append(this.documentNode(message.document));
     }
     if (!message.deleted && !editing && !this.closedFor) {
       const actions = el("div", { class: "chat-actions" });
@@ -415,6 +432,13 @@ class ChatRoom {
     }
     this.nodes.set(message.id, { key, node });
     return node;
+  }
+
+  documentNode(doc) {
+    const line = el("p", { class: "chat-doc" }, `${this.T.document} `);
+    if (doc.url) line.append(el("a", { href: doc.url, text: doc.title }));
+    else line.append(el("em", { class: "muted", text: this.T.document_gone }));
+    return line;
   }
 
   quoteNode(reply) {
@@ -448,6 +472,7 @@ class ChatRoom {
       el("div", { class: "chat-meta" }, el("span", { class: "chat-author", text: this.T.you }), " ", el("span", { class: "muted", text: label })),
       body,
     );
+    if (entry.documentTitle) entry.node.append(el("p", { class: "chat-doc", text: `${this.T.document} ${entry.documentTitle}` }));
     return entry.node;
   }
 
@@ -571,9 +596,9 @@ class ChatRoom {
         this.lastTypingSent = now;
       }
     });
+    // A textbox that offers completions: aria-expanded belongs to comboboxes only.
     this.input.setAttribute("aria-autocomplete", "list");
     this.input.setAttribute("aria-controls", "chat-suggestions");
-    this.input.setAttribute("aria-expanded", "false");
   }
 
   onKey(event) {
@@ -614,8 +639,15 @@ class ChatRoom {
     }
     const frame = { type: "send", body };
     if (this.replyTo) frame.reply_to = this.replyTo.id;
+    const picker = this.$("chat-document");
+    let documentTitle = null;
+    if (picker && picker.value) {
+      frame.document = Number(picker.value);
+      documentTitle = picker.selectedOptions[0].textContent;
+      picker.value = "";
+    }
     const clientId = randomId();
-    this.pending.set(clientId, { frame });
+    this.pending.set(clientId, { frame, documentTitle });
     this.send({ ...frame, client_id: clientId });
     this.input.value = "";
     this.cancelReply();
@@ -706,6 +738,8 @@ class ChatRoom {
     if (this.input) this.input.disabled = true;
     const button = this.$("chat-send");
     if (button) button.disabled = true;
+    const picker = this.$("chat-document");
+    if (picker) picker.disabled = true;
     this.editing = null;
     this.render();
   }
@@ -761,7 +795,6 @@ class ChatRoom {
       }),
     );
     this.suggestions.hidden = false;
-    this.input.setAttribute("aria-expanded", "true");
     this.input.setAttribute("aria-activedescendant", `chat-suggestion-${index}`);
   }
 
@@ -769,7 +802,6 @@ class ChatRoom {
     if (!this.suggestions) return;
     this.suggestions.hidden = true;
     this.suggestions.replaceChildren();
-    this.input.setAttribute("aria-expanded", "false");
     this.input.removeAttribute("aria-activedescendant");
   }
 
