@@ -4,6 +4,8 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_countries.fields import LazyTypedChoiceField
 
+from portal.forms import BoundedModelMultipleChoiceField
+
 from .models import BIO_MAX_LENGTH, LANGUAGE_CHOICES, ExpertiseArea, User, timezone_choices
 
 
@@ -41,7 +43,7 @@ class ProfileForm(forms.ModelForm):
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 6}),
     )
-    expertise = forms.ModelMultipleChoiceField(
+    expertise = BoundedModelMultipleChoiceField(
         label=_("Areas of expertise"),
         queryset=ExpertiseArea.objects.all(),
         required=False,

@@ -356,17 +356,34 @@ def account_delete(*, actor: User, user: User, password: str) -> User:
         )
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
-        names = [n for n in {user.full_name.strip(), user.email} if len(n) >= 3]
+        email = user.email
+        names = [n for n in {user.full_name.strip(), email} if len(n) >= 3]
         keys = _erase(user)
-        for name in names:
-            from portal.models import Activity
-
-            Activity.objects.filter(summary__contains=name).update(
-                summary=Replace("summary", Value(name), Value(str(_("Former member"))))
-            )
+        _activities_forget(user, email=email, names=names)
         activity_record(actor=None, verb="account.deleted", summary="An account was deleted")
         transaction.on_commit(lambda: [delete_stored(k) for k in keys])
     return user
+
+
+def _activities_forget(user: User, *, email: str, names: list[str]) -> None:
+    """Take the deleted person's name and address out of the activity log.
+
+    What the timeline and the audit page show names people by user id, so it reads
+    "Former member" by itself (``portal.activity_text``). The stored English
+    summaries (CSV export, archive packages) still spell names out, and an
+    invitation sent before the person had an account keeps the address in its
+    data: both are rewritten here.
+    """
+    from portal.models import Activity
+
+    for name in names:
+        # Summaries are English whatever the language of the person deleting.
+        Activity.objects.filter(summary__contains=name).update(
+            summary=Replace("summary", Value(name), Value("Former member"))
+        )
+    for activity in Activity.objects.filter(verb="membership.invited", data__email__iexact=email):
+        activity.data = {**activity.data, "email": None, "member": user.pk}
+        activity.save(update_fields=["data"])
 
 
 def _erase(user: User) -> list[str]:

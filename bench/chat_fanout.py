@@ -222,7 +222,7 @@ def start_portal(port: int, db_url: str, log: Path) -> subprocess.Popen:
                 sys.executable, "-m", "uvicorn", "portal.asgi:application",
                 "--host", "127.0.0.1", "--port", str(port),
                 "--lifespan", "off", "--ws", "websockets", "--no-access-log",
-                "--ws-max-size", "131072",
+                "--ws-max-size", "131072", "--ws-per-message-deflate", "false",
             ],
             cwd=BASE_DIR,
             env=env,
@@ -373,12 +373,29 @@ async def measure(run: Run, pids, rate, duration):
     return result
 
 
+async def churn(make_run, pids, rounds: int) -> list[float]:
+    """Connect every client and disconnect it again, ``rounds`` times; the servers'
+    resident memory after each round (it must not grow with the rounds)."""
+    series = []
+    for _round in range(rounds):
+        run = make_run()
+        await run.connect_all()
+        await asyncio.sleep(0.5)
+        await run.close()
+        await asyncio.sleep(1)  # let the servers finish their disconnects
+        series.append(sum(rss_mib(pid) for pid in pids))
+    return series
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--groups", type=int, default=10)
     parser.add_argument("--rate", type=float, default=50, help="messages per second, in total")
     parser.add_argument("--duration", type=float, default=20, help="seconds of sending")
+    parser.add_argument(
+        "--churn", type=int, default=0, help="then connect and disconnect everyone N times"
+    )
     args = parser.parse_args()
     if not settings.REDIS_URL:
         raise SystemExit("Set REDIS_URL: the two web processes share Redis (channels-redis).")
@@ -424,6 +441,18 @@ def main() -> None:
 
         run = Run(clients, url, headers, True)
         ours = asyncio.run(measure(run, [p.pid for p in portal], args.rate, args.duration))
+        series = []
+        if args.churn:
+            series = asyncio.run(
+                churn(lambda: Run(clients, url, headers, True), [p.pid for p in portal], args.churn)
+            )
+            from groups.models import ChatPresence
+
+            # The servers finish the last disconnects (presence rows, hub rooms).
+            deadline = time.monotonic() + 30
+            while (left_over := ChatPresence.objects.count()) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            settled = sum(rss_mib(p.pid) for p in portal)
     finally:
         for process in processes:
             stop(process)
@@ -454,6 +483,18 @@ def main() -> None:
         if isinstance(base[key], float) and base[key]:
             ratio = f"{ours[key] / base[key]:.1f}x"
         print(f"{label:24}{fmt.format(base[key]):>24}{fmt.format(ours[key]):>30}{ratio:>8}")
+    if series:
+        print(
+            f"\nChurn: {args.churn} rounds of {args.clients} connects and disconnects; "
+            f"servers' RSS after each round (MiB): " + ", ".join(f"{v:.0f}" for v in series)
+        )
+        half = len(series) // 2
+        first, last = series[: max(half, 1)], series[half:]
+        print(
+            f"mean of the first half {statistics.mean(first):.0f} MiB, of the second half "
+            f"{statistics.mean(last):.0f} MiB; settled {settled:.0f} MiB; "
+            f"presence rows left: {left_over}"
+        )
 
 
 if __name__ == "__main__":

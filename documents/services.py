@@ -156,7 +156,11 @@ def _folder_get_or_create(*, actor, group: ExpertGroup, name: str) -> Folder:
     except IntegrityError:
         return existing.get(lname=name.lower())
     activity_record(
-        actor=actor, verb="document.folder_created", group=group, summary=f"Folder “{name}” created"
+        actor=actor,
+        verb="document.folder_created",
+        group=group,
+        summary=f"Folder “{name}” created",
+        data={"folder": folder.pk, "name": name},
     )
     return folder
 
@@ -231,7 +235,7 @@ def document_upload(
                 verb="document.uploaded",
                 group=group,
                 summary=f"Document “{document.title}” uploaded",
-                data={"document": document.pk, "version": 1},
+                data={"document": document.pk, "version": 1, "title": document.title},
             )
             notify(
                 users=_members(group, excluding=actor),
@@ -286,7 +290,7 @@ def version_add(
                 verb="document.version_added",
                 group=group,
                 summary=f"Version {number} of “{document.title}” uploaded",
-                data={"document": document.pk, "version": number},
+                data={"document": document.pk, "version": number, "title": document.title},
             )
             notify(
                 users=_members(group, excluding=actor),
@@ -320,7 +324,7 @@ def document_bin(*, actor, document: Document) -> Document:
         verb="document.binned",
         group=document.group,
         summary=f"Document “{document.title}” moved to the bin",
-        data={"document": document.pk},
+        data={"document": document.pk, "title": document.title},
     )
     return document
 
@@ -336,7 +340,7 @@ def document_restore(*, actor, document: Document) -> Document:
         verb="document.restored",
         group=document.group,
         summary=f"Document “{document.title}” restored from the bin",
-        data={"document": document.pk},
+        data={"document": document.pk, "title": document.title},
     )
     return document
 
@@ -358,7 +362,7 @@ def document_purge(*, actor, document: Document) -> None:
         verb="document.purged",
         group=group,
         summary=f"Document “{title}” deleted for good with {len(keys)} version(s)",
-        data={"document": pk},
+        data={"document": pk, "title": title, "versions": len(keys)},
     )
     transaction.on_commit(lambda: _delete_files(keys))
 
@@ -441,7 +445,7 @@ def bin_retention_enforce(*, now=None) -> int:
                 verb="document.retention_purged",
                 group=document.group,
                 summary=f"Document “{document.title}” purged after {days} days in the bin",
-                data={"document": pk, "versions": len(keys), "days": days},
+                data={"document": pk, "title": document.title, "versions": len(keys), "days": days},
             )
             transaction.on_commit(lambda keys=keys: _delete_files(keys))
         purged += 1

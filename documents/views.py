@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from groups import selectors as group_selectors
+from portal.forms import posted_ids
 
 from . import selectors, services
 from .forms import ConfirmNoticeForm, DocumentFilterForm, FolderForm, UploadForm, VersionForm
@@ -426,7 +427,7 @@ def download_zip(request, slug: str):
             folder = Folder.objects.get(group=group, pk=int(params["folder"]))
         except (Folder.DoesNotExist, ValueError):
             raise Http404 from None
-    ids = [int(i) for i in params.getlist("id") if i.isdigit()]
+    ids = posted_ids(params.getlist("id"))
     documents = selectors.zip_selection(group, ids=ids, folder=folder)
     documents = [
         d

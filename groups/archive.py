@@ -115,7 +115,7 @@ def archive_package_request(
             group=group,
             summary="Archive package requested"
             + (" with every version of every document" if include_all_versions else ""),
-            data={"package": package.pk},
+            data={"package": package.pk, "all_versions": bool(include_all_versions)},
         )
         transaction.on_commit(lambda: _queue_build(package.pk))
     return package
@@ -205,7 +205,12 @@ def archive_package_build(*, package_id: int) -> bool:
                 verb="archive.built",
                 group=group,
                 summary=f"Archive package ready: {len(result.entries)} files, {result.size} bytes",
-                data={"package": package.pk, "sha256": result.sha256},
+                data={
+                    "package": package.pk,
+                    "sha256": result.sha256,
+                    "files": len(result.entries),
+                    "size": result.size,
+                },
             )
             for old in older:
                 transaction.on_commit(lambda key=old.storage_key: delete_stored(key))
@@ -273,7 +278,11 @@ def archive_package_verify(*, actor=None, package: ArchivePackage) -> ArchivePac
             if outcome.ok
             else f"Archive package damaged: {len(outcome.problems)} problem(s)"
         ),
-        data={"package": package.pk},
+        data={
+            "package": package.pk,
+            "files": outcome.files_checked,
+            "problems": len(outcome.problems),
+        },
     )
     return package
 

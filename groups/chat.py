@@ -83,8 +83,9 @@ class ChatError(ValidationError):
 
 
 # A socket keeps the user and the group it loaded for this long; the membership
-# itself is read again for every frame.
-ACCESS_REFRESH = 10.0
+# itself is read again for every frame. (Archiving closes the sockets at once; an
+# account switched off or a term ending is noticed within this time.)
+ACCESS_REFRESH = 60.0
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,25 @@ def chat_body_clean(body) -> str:
     return body
 
 
+def _count(key: str, *, timeout: int) -> int:
+    """Add one to a counter that expires, and return it: one round trip on Redis."""
+    client_of = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if client_of is not None:  # Django's Redis cache: INCR and EXPIRE in one pipeline
+        full_key = cache.make_and_validate_key(key)
+        pipe = client_of(full_key, write=True).pipeline()
+        pipe.incr(full_key)
+        pipe.expire(full_key, timeout, nx=True)
+        count, _expiry = pipe.execute()
+        return int(count)
+    if cache.add(key, 1, timeout=timeout):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=timeout)
+        return 1
+
+
 def _rate_limit_check(actor) -> None:
     """Count the message against the sender's allowance; shared by every web process
     when the cache is Redis. A cache that is down lets the message through."""
@@ -188,14 +208,7 @@ def _rate_limit_check(actor) -> None:
     now = time.time()
     key = f"chat-rate:{actor.pk}:{int(now // window)}"
     try:
-        if cache.add(key, 1, timeout=window + 1):
-            count = 1
-        else:
-            try:
-                count = cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.add(key, 1, timeout=window + 1)
-                count = 1
+        count = _count(key, timeout=window + 1)
     except Exception:
         logger.exception("chat: rate limit cache unavailable")
         return
@@ -332,12 +345,10 @@ def chat_message_post(
     never stored twice.
     """
     _require_post(actor, group)
-    if client_id:
-        if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
-            raise ChatError(_("This message could not be read."), code="invalid")
-        existing = _sent_before(actor, group, client_id)
-        if existing is not None:
-            return existing
+    if client_id and (not isinstance(client_id, str) or not CLIENT_ID.match(client_id)):
+        raise ChatError(_("This message could not be read."), code="invalid")
+    # A re-sent client_id is not looked up first: the unique constraint on
+    # (author, client_id) refuses the second row, and the first one is returned.
     body = chat_body_clean(body)
     target = _reply_target(group, reply_to)
     linked = _linked_document(actor, group, document)
@@ -356,6 +367,7 @@ def chat_message_post(
             mentioned = _mentioned_members(group, body, actor)
             if mentioned:
                 message.mentions.set(mentioned)
+            message.mentioned = mentioned  # what message_payload shows, without a query
             _notify_mentions(actor=actor, group=group, message=message, users=mentioned)
             _broadcast_on_commit(group.pk, "message", message, mentions=mentioned)
     except IntegrityError:
@@ -643,7 +655,14 @@ def message_payload(message: ChatMessage, mentions=None, *, viewer_id: int | Non
         "reply_to": reply,
         "document": _document_payload(message),
         "mentions": sorted(
-            u.pk for u in (message.mentions.all() if mentions is None else mentions)
+            u.pk
+            for u in (
+                mentions
+                if mentions is not None
+                else message.mentioned
+                if hasattr(message, "mentioned")
+                else message.mentions.all()
+            )
         ),
         "created_at": _iso(message.created_at),
         "edited_at": _iso(message.edited_at),

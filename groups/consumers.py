@@ -28,6 +28,7 @@ the sockets stayed open, the socket is back in its room within one ping, and
 the pong's ``latest_seq`` tells the client what it missed meanwhile.
 """
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -35,7 +36,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -60,6 +61,8 @@ WS_MAX_SIZE = 2 * MAX_FRAME_BYTES
 FRAME_BUDGET = 60
 FRAME_WINDOW = 10.0
 TYPING_EVERY = 2.0  # seconds between two typing notices from one socket
+# Events waiting for a socket that does not read them: beyond this, it is closed.
+OUTBOX_LIMIT = 2000
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +118,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     group_id: int | None = None
     user_id: int | None = None
     closed = False  # once we close, events still queued for this socket are dropped
+    outbox: "asyncio.Queue | None" = None
+    writer: "asyncio.Task | None" = None
 
     async def dispatch(self, message):
         """Channels' dispatch without its hop to the database thread before every event.
@@ -131,6 +136,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # --- Connection -------------------------------------------------------
 
     async def connect(self):
+        # Events of the rooms joined below wait until the hello has been sent.
+        self.turn = asyncio.Lock()
+        async with self.turn:
+            await self._connect()
+
+    async def _connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=realtime.CLOSE_UNAUTHENTICATED)
@@ -175,15 +186,62 @@ class ChatConsumer(AsyncWebsocketConsumer):
         }
 
     async def _join_rooms(self):
+        if self.outbox is None:
+            self.outbox = asyncio.Queue()
+            self.writer = asyncio.get_running_loop().create_task(self._write())
+        hub = realtime.hub_for(self.channel_layer)
         for room in self.rooms:
-            await self.channel_layer.group_add(room, self.channel_name)
+            await hub.join(room, self)
+
+    def deliver(self, event: dict) -> None:
+        """Called by the process's hub for each event of this socket's rooms."""
+        if self.closed:
+            return
+        if self.outbox.qsize() >= OUTBOX_LIMIT:
+            # A client that reads nothing any more is let go, not buffered for ever;
+            # when it comes back it resumes from its last message.
+            self.outbox = asyncio.Queue()
+            self.outbox.put_nowait({"type": "chat.close", "code": 1013, "reason": "too slow"})
+            return
+        self.outbox.put_nowait(event)
+
+    def _transport_send(self):
+        """The server's own ``send`` under the session middleware's wrapper, which has
+        nothing to do for chat frames (the session is never changed here)."""
+        send = self.base_send
+        while getattr(getattr(send, "__self__", None), "real_send", None) is not None:
+            send = send.__self__.real_send
+        return send
+
+    async def _write(self):
+        relay = self._transport_send()
+        while True:
+            event = await self.outbox.get()
+            try:
+                # One thing at a time per socket, as Channels does: an event waits while
+                # a frame of this socket is handled, so the ack comes before its echo.
+                async with self.turn:
+                    if (
+                        event["type"] == "chat.frame"
+                        and not self.closed
+                        and event.get("author_id") != self.user_id
+                    ):
+                        # The common case, a frame for everyone: straight to the socket.
+                        await relay({"type": "websocket.send", "text": event["text"]})
+                    else:
+                        await self.dispatch(event)
+            except Exception:
+                logger.exception("chat: could not relay %s", event.get("type"))
 
     async def disconnect(self, code):
         if self.group_id is None:
             return
+        if self.writer is not None:
+            self.writer.cancel()
         try:
+            hub = realtime.hub_for(self.channel_layer)
             for room in self.rooms:
-                await self.channel_layer.group_discard(room, self.channel_name)
+                await hub.leave(room, self)
         except Exception:  # the layer may be what failed; the socket is gone anyway
             logger.warning("chat: could not leave the rooms of %s", self.channel_name)
         online = await in_database(chat.chat_presence_leave)(
@@ -192,10 +250,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._broadcast({"type": "presence", "online": online})
 
     async def _broadcast(self, frame: dict, event_type: str = "chat.frame", **extra):
+        room = realtime.room_name(self.group_id)
         try:
             await self.channel_layer.group_send(
-                realtime.room_name(self.group_id),
-                {"type": event_type, "text": json.dumps(frame), **extra},
+                room, {"type": event_type, "text": json.dumps(frame), "room": room, **extra}
             )
         except Exception:  # presence and typing are best effort
             logger.warning("chat: could not broadcast %s", frame.get("type"))
@@ -233,6 +291,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # --- Frames from the client ------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
+        if self.outbox is None:  # not (yet) accepted
+            return await self._receive(text_data, bytes_data)
+        async with self.turn:
+            return await self._receive(text_data, bytes_data)
+
+    async def _receive(self, text_data=None, bytes_data=None):
         now = time.monotonic()
         if len(self.frames) == FRAME_BUDGET and now - self.frames[0] < FRAME_WINDOW:
             await self._error(
@@ -251,7 +315,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         try:
             frame = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested too deep
             await self._error("invalid_json", self._t(lambda: _("This message could not be read.")))
             return
         kind = frame.get("type") if isinstance(frame, dict) else None
@@ -375,9 +439,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if isinstance(since, str) and frame.get("_first"):
             try:
                 when = datetime.fromisoformat(since)
-            except ValueError:
+                # In UTC, away from the ends of the calendar, where converting it (or
+                # taking the clock margin off it) overflows.
+                aware = timezone.is_aware(when)
+                when = when.astimezone(UTC) if aware and 1 < when.year < 9999 else None
+            except (ValueError, OverflowError):
                 when = None
-            if when is not None and timezone.is_aware(when):
+            if when is not None:
                 changed = chat.chat_changed_since(group=access.group, since=when, upto_seq=after)
                 if changed:
                     replies.append({"type": "messages", "messages": [payload(m) for m in changed]})

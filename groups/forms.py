@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from portal.forms import BoundedModelMultipleChoiceField
 
 from .models import ExpertGroup
 
@@ -77,7 +78,7 @@ class GroupCreateForm(GroupForm):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=_("Term 1 lasts two years from this date."),
     )
-    coordinators = forms.ModelMultipleChoiceField(
+    coordinators = BoundedModelMultipleChoiceField(
         label=_("Coordinators"),
         queryset=User.objects.filter(is_active=True).order_by("full_name"),
         widget=forms.SelectMultiple(attrs={"size": 8}),

@@ -55,7 +55,8 @@ async def _group_send(name: str, event: dict) -> bool:
         layer = get_channel_layer()
         if layer is None:
             return False
-        await layer.group_send(name, event)
+        # The room travels with the event: each process's hub fans it out locally.
+        await layer.group_send(name, {**event, "room": name})
     except Exception:  # a Redis blip must not undo what was committed
         logger.exception("chat: could not send %s to %s", event.get("type"), name)
         return False
@@ -116,3 +117,72 @@ def member_close_sockets(*, group_id: int, user_id: int) -> bool:
         member_room_name(group_id, user_id),
         {"type": "chat.close", "code": CLOSE_FORBIDDEN, "reason": "membership"},
     )
+
+
+# --- The process's hub ------------------------------------------------------
+# A room's event crosses the channel layer once per process, not once per socket:
+# the process joins each room with one channel of its own (the hub's), and hands
+# every event to the sockets of that room it holds. Each socket has an outbox that
+# its own writer task empties, so a slow client holds up nobody but itself.
+
+
+class RoomHub:
+    """The rooms of one event loop (one ASGI process) and the sockets in each."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.channel: str | None = None
+        self.rooms: dict[str, set] = {}
+        self._reader: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+
+    async def join(self, room: str, socket) -> None:
+        """Put ``socket`` in ``room``; (re)subscribes the hub, which is idempotent."""
+        async with self._lock:
+            if self.channel is None:
+                self.channel = await self.layer.new_channel("hub.")
+                self._reader = asyncio.get_running_loop().create_task(self._read())
+        self.rooms.setdefault(room, set()).add(socket)
+        await self.layer.group_add(room, self.channel)
+
+    async def leave(self, room: str, socket) -> None:
+        members = self.rooms.get(room)
+        if members is None:
+            return
+        members.discard(socket)
+        if not members:
+            del self.rooms[room]
+            if self.channel is not None:
+                await self.layer.group_discard(room, self.channel)
+
+    async def forget(self, room: str) -> None:
+        """Unsubscribe the hub from a room while keeping its sockets (tests: a Redis flush)."""
+        if self.channel is not None:
+            await self.layer.group_discard(room, self.channel)
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                event = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the layer is down: wait, the sockets keep their pings
+                logger.warning("chat: the hub could not read from the channel layer")
+                await asyncio.sleep(1)
+                continue
+            for socket in list(self.rooms.get(event.get("room", ""), ())):
+                socket.deliver(event)
+
+
+_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RoomHub]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def hub_for(layer) -> RoomHub:
+    """The hub of the running event loop (one per process, one per test's loop)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None or hub.layer is not layer:
+        hub = _hubs[loop] = RoomHub(layer)
+    return hub

@@ -128,6 +128,7 @@ def group_create(
         verb="group.created",
         group=group,
         summary=f"Group “{name}” created, term 1 from {start_date}",
+        data={"name": name, "start_date": start_date.isoformat()},
     )
     return group
 
@@ -150,6 +151,7 @@ def group_update(*, actor, group: ExpertGroup, data: dict) -> ExpertGroup:
             verb="group.updated",
             group=group,
             summary=f"Group details changed: {', '.join(changed)}",
+            data={"changed": changed},
         )
     return group
 
@@ -430,6 +432,7 @@ def membership_confirm_term(*, actor, group: ExpertGroup) -> Membership:
         verb="membership.confirmed",
         group=group,
         summary=f"{actor} confirmed membership for term 2",
+        data={"member": actor.pk},
     )
     return membership
 
@@ -463,6 +466,7 @@ def memberships_end_unconfirmed(*, on: date | None = None) -> int:
                     verb="membership.lapsed",
                     group=mandate.group,
                     summary=f"{m.user} did not confirm for term 2",
+                    data={"member": m.user_id},
                 )
             ended += len(stale)
     return ended
@@ -523,7 +527,11 @@ def membership_request(*, actor, group: ExpertGroup, motivation: str) -> Members
             _("Your request to join is already waiting for the coordinators."), code="duplicate"
         ) from exc
     activity_record(
-        actor=actor, verb="membership.requested", group=group, summary=f"{actor} asked to join"
+        actor=actor,
+        verb="membership.requested",
+        group=group,
+        summary=f"{actor} asked to join",
+        data={"member": actor.pk},
     )
     notify(
         users=_coordinators(group),
@@ -562,7 +570,11 @@ def membership_approve(*, actor, membership: Membership) -> Membership:
     meeting_invitations_for_new_member(user=membership.user, group=group)
     forget_memberships(membership.user)
     activity_record(
-        actor=actor, verb="membership.joined", group=group, summary=f"{membership.user} joined"
+        actor=actor,
+        verb="membership.joined",
+        group=group,
+        summary=f"{membership.user} joined",
+        data={"member": membership.user_id, "by_invitation": False},
     )
     notify(
         users=[membership.user],
@@ -588,6 +600,7 @@ def membership_decline(*, actor, membership: Membership, reason: str = "") -> Me
         verb="membership.declined",
         group=group,
         summary=f"Request of {membership.user} declined",
+        data={"member": membership.user_id},
     )
     notify(
         users=[membership.user],
@@ -636,7 +649,11 @@ def membership_leave(*, actor, group: ExpertGroup) -> Membership:
     _ensure_not_last_coordinator(membership)
     _end(membership, State.LEFT, "left")
     activity_record(
-        actor=actor, verb="membership.left", group=group, summary=f"{actor} left the group"
+        actor=actor,
+        verb="membership.left",
+        group=group,
+        summary=f"{actor} left the group",
+        data={"member": actor.pk},
     )
     transaction.on_commit(lambda: _member_sockets_close(group.pk, actor.pk))
     return membership
@@ -657,7 +674,7 @@ def membership_remove(*, actor, membership: Membership, reason: str = "") -> Mem
         verb="membership.removed",
         group=group,
         summary=f"{membership.user} removed",
-        data={"reason": reason},
+        data={"member": membership.user_id, "reason": reason},
     )
     notify(
         users=[membership.user],
@@ -716,7 +733,7 @@ def membership_set_role(*, actor, membership: Membership, role: str) -> Membersh
         verb="membership.role_changed",
         group=group,
         summary=f"{membership.user} is now {role}",
-        data={"role": role},
+        data={"member": membership.user_id, "role": role},
     )
     notify(
         users=[membership.user],
@@ -759,6 +776,7 @@ def coordinator_appoint(*, actor, group: ExpertGroup, user) -> Membership:
         verb="membership.coordinator_appointed",
         group=group,
         summary=f"{user} appointed coordinator",
+        data={"member": user.pk},
     )
     notify(
         users=[user],
@@ -792,7 +810,19 @@ def invitation_create(*, actor, group: ExpertGroup, email: str, message: str = "
     invitation = Invitation.objects.create(
         group=group, email=email, invited_by=actor, message=message[:2000]
     )
-    activity_record(actor=actor, verb="membership.invited", group=group, summary=f"{email} invited")
+    activity_record(
+        actor=actor,
+        verb="membership.invited",
+        group=group,
+        summary=f"{email} invited",
+        # Someone with an account is named by id (and shows as "Former member" once
+        # deleted); the address is kept only for invitees without one.
+        data={
+            "invitation": invitation.pk,
+            "member": existing_user.pk if existing_user else None,
+            "email": None if existing_user else email,
+        },
+    )
     transaction.on_commit(lambda: _send_invitation(invitation.pk))
     return invitation
 
@@ -853,6 +883,7 @@ def invitation_accept(*, actor, invitation: Invitation) -> Membership:
             verb="membership.joined",
             group=group,
             summary=f"{actor} joined by invitation",
+            data={"member": actor.pk, "by_invitation": True},
         )
     invitation.accepted_at = timezone.now()
     invitation.membership = membership
@@ -873,5 +904,6 @@ def invitation_decline(*, actor, invitation: Invitation) -> Invitation:
         verb="membership.invitation_declined",
         group=invitation.group,
         summary=f"{invitation.email} declined the invitation",
+        data={"member": actor.pk},
     )
     return invitation

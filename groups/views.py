@@ -1,21 +1,20 @@
 """Thin views: load what the viewer may see, call one service, show the result."""
 
-import csv
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.rules import secretariat_required
+from portal.activity_text import activity_people_load
 from portal.csvexport import csv_response
-from portal.selectors import activities
+from portal.selectors import activities, activity_table
 
 from . import exports, selectors, services
 from .forms import (
@@ -133,7 +132,7 @@ def detail(request, slug: str):
                 "requested_by", "decided_by"
             ),
             coordinators=[m for m in selectors.members_of(group) if m.role == "coordinator"],
-            recent=activities(group=group)[:5],
+            recent=activity_people_load(activities(group=group)[:5]),
         ),
     )
 
@@ -164,6 +163,7 @@ def members(request, slug: str):
 def activity(request, slug: str):
     group = _group(request, slug, "groups.view_activity")
     page = Paginator(activities(group=group), 50).get_page(request.GET.get("page"))
+    page.object_list = activity_people_load(page.object_list)
     return render(request, "groups/activity.html", _context(request, group, "activity", page=page))
 
 
@@ -251,7 +251,8 @@ def membership_action(request, slug: str, pk: int, action: str):
         raise Http404
     membership = get_object_or_404(Membership.objects.select_related("user"), pk=pk, group=group)
     membership.group = group
-    reason = request.POST.get("reason", "")[:200]
+    # No database may store NUL (PostgreSQL refuses it: a 500); the page has no such field.
+    reason = request.POST.get("reason", "").replace("\x00", "")[:200]
     try:
         if action == "approve":
             services.membership_approve(actor=request.user, membership=membership)
@@ -500,11 +501,6 @@ def export_memberships(request):
     return csv_response(request, exports.memberships_table())
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @secretariat_required
 @require_GET
 def audit(request):
@@ -517,25 +513,9 @@ def audit(request):
         until=filters.get("until"),
     )
     if request.GET.get("format") == "csv":
-        writer = csv.writer(_Echo())
-
-        def lines():
-            yield writer.writerow(["when", "group", "actor", "action", "summary"])
-            for row in rows.iterator(chunk_size=2000):
-                yield writer.writerow(
-                    [
-                        row.created_at.isoformat(),
-                        row.group.slug if row.group else "",
-                        row.actor.email if row.actor else "",
-                        row.verb,
-                        row.summary,
-                    ]
-                )
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="activity.csv"'
-        return response
+        return csv_response(request, activity_table(rows))
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    page.object_list = activity_people_load(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     return render(

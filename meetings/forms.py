@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User, timezone_choices
 from documents.models import Document
+from portal.forms import BoundedModelMultipleChoiceField
 
 from .models import Invitee, PollVote
 from .services import MAX_SLOTS
@@ -71,7 +72,7 @@ def _link_field() -> forms.CharField:
     )
 
 
-class MemberChoiceField(forms.ModelMultipleChoiceField):
+class MemberChoiceField(BoundedModelMultipleChoiceField):
     def label_from_instance(self, obj):
         return obj.get_full_name() or obj.email
 

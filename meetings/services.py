@@ -281,7 +281,7 @@ def meeting_schedule(
         verb="meeting.scheduled",
         group=group,
         summary=f"Meeting “{meeting.title}” scheduled for {_utc_label(start)}",
-        data={"meeting": meeting.pk},
+        data={"meeting": meeting.pk, "title": meeting.title, "start": start.isoformat()},
     )
     _queue_emails(meeting.pk, [u.pk for u in users], INVITATION)
     return meeting
@@ -389,7 +389,12 @@ def meeting_update(
         group=group,
         summary=f"Meeting “{meeting.title}” changed"
         + (f": {', '.join(changed)}" if changed else ": invitees"),
-        data={"meeting": meeting.pk, "changed": changed, "sequence": meeting.sequence},
+        data={
+            "meeting": meeting.pk,
+            "title": meeting.title,
+            "changed": changed,
+            "sequence": meeting.sequence,
+        },
     )
     if revised:
         _queue_emails(meeting.pk, current & wanted, UPDATE)
@@ -423,7 +428,7 @@ def meeting_cancel(*, actor, meeting: Meeting, reason: str) -> Meeting:
         verb="meeting.cancelled",
         group=group,
         summary=f"Meeting “{meeting.title}” cancelled",
-        data={"meeting": meeting.pk, "reason": reason},
+        data={"meeting": meeting.pk, "title": meeting.title, "reason": reason},
     )
     _queue_emails(meeting.pk, meeting.invitees.values_list("user_id", flat=True), CANCELLATION)
     return meeting
@@ -520,7 +525,7 @@ def meeting_attendance_record(*, actor, meeting: Meeting, attendance: dict) -> i
             verb="meeting.attendance_recorded",
             group=group,
             summary=f"Attendance of “{meeting.title}” recorded",
-            data={"meeting": meeting.pk},
+            data={"meeting": meeting.pk, "title": meeting.title},
         )
     return len(changed)
 
@@ -559,7 +564,7 @@ def meeting_minutes_save(
         verb="meeting.minutes_saved",
         group=group,
         summary=f"Minutes of “{meeting.title}” saved",
-        data={"meeting": meeting.pk},
+        data={"meeting": meeting.pk, "title": meeting.title},
     )
     if first:
         title = meeting.title
@@ -641,7 +646,7 @@ def poll_create(
         verb="poll.created",
         group=group,
         summary=f"Date poll “{poll.title}” opened with {len(moments)} slots",
-        data={"poll": poll.pk},
+        data={"poll": poll.pk, "title": poll.title, "slots": len(moments)},
     )
     poll_title = poll.title
     notify(
@@ -729,7 +734,12 @@ def poll_close(*, actor, poll: DatePoll, slot_id: int) -> Meeting:
         verb="poll.decided",
         group=group,
         summary=f"Date poll “{poll.title}” decided: {_utc_label(slot.starts_at)}",
-        data={"poll": poll.pk, "meeting": meeting.pk},
+        data={
+            "poll": poll.pk,
+            "meeting": meeting.pk,
+            "title": poll.title,
+            "slot": slot.starts_at.isoformat(),
+        },
     )
     return meeting
 
@@ -751,7 +761,7 @@ def poll_cancel(*, actor, poll: DatePoll) -> DatePoll:
         verb="poll.cancelled",
         group=group,
         summary=f"Date poll “{poll.title}” cancelled",
-        data={"poll": poll.pk},
+        data={"poll": poll.pk, "title": poll.title},
     )
     return poll
 

@@ -1,6 +1,53 @@
+from collections.abc import Iterable
+
 from django import forms
+from django.core.exceptions import ValidationError
+from django.db import connections, models
 
 from .models import Notification, NotificationPreference
+
+#: The largest primary key the database can hold (``BigAutoField``).
+MAX_ID = 2**63 - 1
+
+
+def posted_ids(values: Iterable[str]) -> list[int]:
+    """The ids among posted values: ASCII digits within the range of a primary key.
+
+    Anything else is the id of nothing and is left out: ``str.isdigit`` alone lets
+    through ``²`` (which ``int`` refuses), numbers of thousands of digits (which
+    ``int`` refuses too) and numbers past 64 bits (which the database refuses).
+    """
+    ids = []
+    for value in values:
+        if value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ID)):
+            number = int(value)
+            if 0 < number <= MAX_ID:
+                ids.append(number)
+    return ids
+
+
+class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Django's field, refusing keys beyond the database's integer range as invalid
+    choices before its ``__in`` query, where SQLite raises OverflowError (a 500)."""
+
+    def _check_values(self, value):
+        meta = self.queryset.model._meta
+        field = meta.get_field(self.to_field_name) if self.to_field_name else meta.pk
+        if isinstance(field, models.IntegerField) and isinstance(value, list | tuple):
+            ops = connections[self.queryset.db].ops
+            low, high = ops.integer_field_range(field.get_internal_type())
+            for key in value:
+                try:
+                    number = int(key)
+                except (TypeError, ValueError):
+                    continue  # not a key at all: Django's own check says so
+                if not low <= number <= high:
+                    raise ValidationError(
+                        self.error_messages["invalid_choice"],
+                        code="invalid_choice",
+                        params={"value": key},
+                    )
+        return super()._check_values(value)
 
 
 class NotificationPreferencesForm(forms.Form):

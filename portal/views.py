@@ -23,7 +23,7 @@ from meetings import selectors as meeting_selectors
 from . import overview, selectors, services
 from .charts import overview_charts
 from .csvexport import csv_response
-from .forms import NotificationPreferencesForm
+from .forms import NotificationPreferencesForm, posted_ids
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ def language_switch(request):
             max_age=settings.LANGUAGE_COOKIE_AGE,
             samesite="Lax",
             secure=request.is_secure(),
+            httponly=True,  # only the server reads it
         )
         user_language_set(user=request.user, language=language)
     return response
@@ -111,7 +112,7 @@ def notifications(request):
 @require_POST
 def notifications_read(request):
     """Mark the posted notifications (``id``, repeated) read, or all of them without one."""
-    ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()]
+    ids = posted_ids(request.POST.getlist("id"))
     if request.POST.getlist("id") and not ids:
         messages.error(request, _("That notification could not be found."))
         return redirect("notifications")
@@ -119,11 +120,12 @@ def notifications_read(request):
     if not ids and count:
         messages.success(request, _("All notifications are marked as read."))
     next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
+    if next_url and url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        next_url = "notifications"
-    return redirect(next_url)
+        # A URL, never a route name: redirect() would try to reverse "a b" and fail.
+        return HttpResponseRedirect(next_url)
+    return redirect("notifications")
 
 
 @require_http_methods(["GET", "POST"])

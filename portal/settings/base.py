@@ -126,7 +126,11 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Pub/sub: a room's message crosses Redis once per web process, which fans
+            # it out to its own sockets, instead of once per socket (RedisChannelLayer).
+            # Delivery is at most once; a client that misses one notices the gap in
+            # the numbering (or in the pong's latest_seq) and asks for it again.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": "portal"},
         }
     }
@@ -289,6 +293,16 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Background work -----------------------------------------------------
 
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+if REDIS_URL:
+    # A task a worker took but never acknowledged (the worker was killed) goes back to
+    # the queue after this many seconds. Longer than any task runs in normal operation;
+    # tasks are claimed in the database, so a task delivered twice does nothing twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("PORTAL_BROKER_VISIBILITY_TIMEOUT", default=3600),
+        # How often a worker looks for such tasks (kombu's default is about 100 s).
+        "unacked_restore_interval": env.int("PORTAL_BROKER_RESTORE_SECONDS", default=60),
+        "unacked_restore_throttle": 1,
+    }
 if not REDIS_URL:
     _broker_dir = VAR_DIR / "celery" / "broker"
     (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
@@ -331,6 +345,8 @@ SECURE_CSP = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+# No script reads the CSRF cookie: the token comes from the page (forms, hx-headers).
+CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {

@@ -5,7 +5,17 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 
+from portal import activity_text as _activity_text
+
 register = template.Library()
+
+
+@register.filter
+def activity_text(activity) -> str:
+    """What an activity says, in the reader's language (``portal.activity_text``).
+
+    Load the people of a page at once first (``activity_people_load``)."""
+    return _activity_text.activity_text(activity)
 
 
 @register.filter

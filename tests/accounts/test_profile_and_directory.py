@@ -148,3 +148,14 @@ def test_a_date_is_shown_in_the_time_zone_of_the_person_reading(client, zone, sh
     if zone != "UTC":
         assert "12:30 p.m." not in page
     assert f"Times are shown in {zone}." in page
+
+
+def test_an_expertise_id_past_64_bits_is_an_invalid_choice(auth_client, user):
+    """Found by tests/hostile: SQLite raised OverflowError on it (a 500)."""
+    response = auth_client.post(
+        reverse("accounts:profile_edit"), profile_data(full_name="Changed", expertise=[str(2**63)])
+    )
+    assert response.status_code == HTTPStatus.OK
+    assert "expertise" in response.context["form"].errors
+    user.refresh_from_db()
+    assert user.full_name != "Changed"

@@ -562,3 +562,16 @@ def test_the_streamed_zip_opens_with_info_zip(member_client, world, tmp_path):
     result = subprocess.run(["unzip", "-t", str(target)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No errors detected" in result.stdout
+
+
+@pytest.mark.parametrize("forged", ["²", "9" * 5000, str(2**63), "99999999999999999999"])
+def test_a_zip_of_ids_that_cannot_be_ids_selects_nothing(member_client, world, forged):
+    """Found by tests/hostile: digits that are not ASCII, or too many, or past 64 bits
+    used to reach int() or the database and answer 500."""
+    document = upload_document(world["group"], world["member"], name="a.txt", content=samples.TEXT)
+    response = member_client.get(url("zip"), {"id": [forged]})
+    assert response.status_code == HTTPStatus.FOUND  # back to the list: nothing selected
+    response = member_client.get(url("zip"), {"id": [forged, document.pk]})
+    assert response.status_code == HTTPStatus.OK and response.streaming
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert archive.namelist() == ["a.txt"]

@@ -11,10 +11,12 @@ layout tests visit.
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from tests.conftest import need_service
 
@@ -72,10 +74,8 @@ def viewport() -> dict:
     return DESKTOP
 
 
-@pytest.fixture
-def page(browser, live_server, transactional_db, viewport) -> Iterator:
-    """A fresh browser context (no cookies, no storage) per test, at live_server's URL."""
-    context = browser.new_context(base_url=live_server.url, viewport=viewport, locale="en-GB")
+def _new_page(context):
+    """A page of ``context`` that keeps the console errors it sees in ``console_errors``."""
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     page.console_errors = []
@@ -86,9 +86,27 @@ def page(browser, live_server, transactional_db, viewport) -> Iterator:
             page.console_errors.append(message.text)
 
     page.on("console", record)
+    return page
+
+
+@pytest.fixture
+def page(browser, live_server, transactional_db, viewport) -> Iterator:
+    """A fresh browser context (no cookies, no storage) per test, at live_server's URL."""
+    context = browser.new_context(base_url=live_server.url, viewport=viewport, locale="en-GB")
+    page = _new_page(context)
     mail.outbox = []
     yield page
     context.close()
+
+
+@contextmanager
+def other_browser(browser, live_server) -> Iterator:
+    """A second person's browser beside the test's ``page``: its own cookies and storage."""
+    context = browser.new_context(base_url=live_server.url, viewport=DESKTOP, locale="en-GB")
+    try:
+        yield _new_page(context)
+    finally:
+        context.close()
 
 
 def shot(page, name: str) -> None:
@@ -105,3 +123,50 @@ def link_in_last_mail(path_pattern: str) -> str:
     match = re.search(rf"https?://[^/\s]+({path_pattern})", mail.outbox[-1].body)
     assert match, f"no link matching {path_pattern!r} in:\n{mail.outbox[-1].body}"
     return match.group(1)
+
+
+def sign_up(
+    page,
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    organisation: str = "",
+    country: str = "",
+    timezone: str = "",
+    language: str = "",
+    bio: str = "",
+) -> None:
+    """Fill in the signup form on the current page and send it; empty fields stay as they are."""
+    expect(page).to_have_url(re.compile(r"/accounts/signup/$"))
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Password (again)").fill(password)
+    page.get_by_label("Full name").fill(full_name)
+    if organisation:
+        page.get_by_label("Organisation").fill(organisation)
+    if country:
+        page.get_by_label("Country").select_option(label=country)
+    if timezone:
+        page.get_by_label("Time zone").select_option(timezone)
+    if language:
+        page.get_by_label("Preferred language").select_option(label=language)
+    if bio:
+        page.get_by_label("Short bio").fill(bio)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        re.compile("verify your e-?mail address", re.IGNORECASE)
+    )
+
+
+def confirm_email(page) -> None:
+    """Follow the confirmation link of the last e-mail and confirm the address.
+
+    The portal then signs the person in (ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION).
+    """
+    page.goto(link_in_last_mail(r"/accounts/confirm-email/\S+/"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        re.compile("confirm (your )?e-?mail address", re.IGNORECASE)
+    )
+    shot(page, "email-confirm")
+    page.get_by_role("button", name="Confirm").click()

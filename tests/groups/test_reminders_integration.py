@@ -5,11 +5,14 @@ server (aiosmtpd) in this process. Each recipient gets exactly one e-mail per
 crossed threshold, however many scans run.
 """
 
+import asyncio
 import email
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -210,3 +213,72 @@ def test_beat_and_a_worker_send_each_crossed_reminder_once_over_smtp(celery_proc
         (t, u.pk) for t in (90, 30) for u in (coordinator, staff)
     )
     assert not Reminder.objects.filter(sent_at__isnull=True).exists()
+
+
+class StallingMailbox(Mailbox):
+    """Holds the SMTP conversation of one chosen message before it is complete, and says
+    so: the test kills the worker right then, in the middle of sending that reminder."""
+
+    def __init__(self, stall_at: int):
+        super().__init__()
+        self.stall_at = stall_at
+        self.started = 0
+        self.stalled = threading.Event()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        self.started += 1
+        if self.started == self.stall_at:
+            self.stalled.set()
+            await asyncio.sleep(30)  # the worker dies meanwhile; its connection with it
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_worker_killed_while_sending_reminders_still_sends_each_exactly_once(
+    services_needed, transactional_db, tmp_path
+):
+    from aiosmtpd.controller import Controller
+
+    mailbox = StallingMailbox(stall_at=3)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    processes = CeleryProcesses(tmp_path, controller.port)
+    # A task the killed worker had taken goes back to the queue after 3 seconds.
+    processes.env["PORTAL_BROKER_VISIBILITY_TIMEOUT"] = "3"
+    processes.env["PORTAL_BROKER_RESTORE_SECONDS"] = "1"
+    worker_args = (
+        "worker",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    )
+    try:
+        staff = [make_secretariat(UserFactory()) for _ in range(3)]
+        coordinator = UserFactory()
+        group = make_group(actor=staff[0], coordinators=[coordinator])
+        today = timezone.localdate()
+        Mandate.objects.filter(group=group).update(
+            start_date=today - timedelta(days=705), end_date=today + timedelta(days=25)
+        )
+        recipients = [coordinator, *staff]
+        expected = 2 * len(recipients)  # two crossed thresholds each
+
+        processes.start("doomed", *worker_args, "--hostname=doomed@%h")
+        processes.start("beat", "beat", "--loglevel=INFO", f"--schedule={tmp_path / 'beat'}")
+        assert mailbox.stalled.wait(TIMEOUT), _logs(processes)
+        doomed = processes.processes[0]
+        doomed.send_signal(signal.SIGKILL)  # no chance to finish, acknowledge or mark sent
+        doomed.wait(10)
+        processes.processes.remove(doomed)
+        processes.start("heir", *worker_args, "--hostname=heir@%h")
+
+        _wait_for(lambda: len(mailbox.messages) >= expected, "every reminder", processes)
+        time.sleep(2 * SCAN_SECONDS + 4)  # later scans and redeliveries send nothing more
+        per_recipient = Counter(message["To"] for message in mailbox.messages)
+        assert per_recipient == {u.email: 2 for u in recipients}, _logs(processes)
+        assert not Reminder.objects.filter(sent_at__isnull=True).exists()
+    finally:
+        processes.stop()
+        controller.stop()

@@ -134,8 +134,8 @@ def test_audit_log_filters_and_exports_csv(client):
     response = client.get(reverse("groups:audit"), {"group": "audited"})
     assert {row.group.slug for row in response.context["page"]} == {"audited"}
     response = client.get(reverse("groups:audit"), {"group": "audited", "format": "csv"})
-    content = b"".join(response.streaming_content).decode()
-    assert content.splitlines()[0] == "when,group,actor,action,summary"
+    content = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert content.splitlines()[0] == "when_utc,group,actor,action,summary,text"
     assert "audited,group.created" in content.replace(f"{group.created_by.email},", "")
 
 
@@ -495,3 +495,42 @@ def test_a_coordinator_cannot_approve_their_own_request_to_another_group(client)
         url = reverse("groups:membership_action", args=[slug, request.pk, "approve"])
         assert client.post(url).status_code == HTTPStatus.NOT_FOUND
     assert Membership.objects.get(pk=request.pk).state == "requested"
+
+
+def test_a_coordinator_id_past_64_bits_is_an_invalid_choice(client):
+    """Found by tests/hostile: Django's multiple-choice field sent it to an ``IN`` query,
+    where SQLite raised OverflowError (a 500)."""
+    client.force_login(make_secretariat(UserFactory()))
+    data = {
+        "name": "Probation and Victims",
+        "slug": "victims",
+        "kind": "expert_group",
+        "summary": "Public summary.",
+        "coordinators": [str(2**63)],
+        "start_date": timezone.localdate().isoformat(),
+    }
+    response = client.post(reverse("groups:create"), data)
+    assert response.status_code == HTTPStatus.OK
+    assert "coordinators" in response.context["form"].errors
+    assert not Mandate.objects.exists()
+
+
+@pytest.mark.parametrize("action", ["decline", "remove"])
+def test_a_reason_with_a_nul_character_is_stored_without_it(client, action):
+    """Found by tests/hostile: PostgreSQL refuses NUL in text, a forged reason was a 500."""
+    group = make_group()
+    member = add_member(group)
+    if action == "decline":
+        row = Membership.objects.create(
+            user=UserFactory(), group=group, state="requested", motivation="Let me in please."
+        )
+    else:
+        row = Membership.objects.get(user=member, group=group)
+    client.force_login(coordinator_of(group))
+    client.post(
+        reverse("groups:membership_action", args=[group.slug, row.pk, action]),
+        {"reason": "Not\x00 now"},
+    )
+    row.refresh_from_db()
+    assert row.state in ("declined", "removed")
+    assert "\x00" not in str(Membership.objects.filter(pk=row.pk).values().get())

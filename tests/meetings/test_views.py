@@ -665,3 +665,14 @@ def test_a_member_who_left_sees_no_meetings_of_the_group(client, group, member):
     Membership.objects.filter(user=member).update(state="left", ended_at=timezone.now())
     client.force_login(member)
     assert "After I left" not in client.get(url("mine")).content.decode()
+
+
+def test_an_invitee_id_past_64_bits_is_refused_like_a_stranger(coordinator_client, group, member):
+    """Found by tests/hostile: SQLite raised OverflowError on it (a 500)."""
+    response = coordinator_client.post(
+        url("schedule", group), meeting_form(invite="selection", invitees=[str(2**63)])
+    )
+    assert response.context["form"].errors["invitees"] == [
+        "Only members of this group can be invited."
+    ]
+    assert Meeting.objects.count() == 0

@@ -699,3 +699,23 @@ def test_two_workers_sending_the_same_digest_at_once_send_one_email(monkeypatch)
     assert len(mail.outbox) == 1
     claim.refresh_from_db()
     assert claim.sent_at is not None
+
+
+@pytest.mark.parametrize("next_url", ["a b", "dashboard", "a\x00b"])
+def test_marking_read_follows_a_next_without_a_slash_as_an_address(auth_client, next_url):
+    """Found by tests/hostile: a ``next`` without "/" or "." was taken for a route name,
+    and one that names no route answered 500."""
+    from django.utils.encoding import iri_to_uri
+
+    response = auth_client.post(reverse("notifications_read"), {"next": next_url})
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == iri_to_uri(next_url)  # an address, taken as it is
+
+
+@pytest.mark.parametrize("forged", ["²", "9" * 5000, str(2**63)])
+def test_marking_read_with_an_id_that_cannot_be_an_id_says_so(run, auth_client, user, forged):
+    kept = note(run, utc(9), user, Category.CHAT, "Kept")
+    response = auth_client.post(reverse("notifications_read"), {"id": forged}, follow=True)
+    assert "That notification could not be found." in response.text
+    kept.refresh_from_db()
+    assert kept.read_at is None

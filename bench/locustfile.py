@@ -1,0 +1,120 @@
+"""Locust scenario of realistic portal users, driven by ``bench/load_pages.py``.
+
+The plan (users with a session cookie each, their group, its documents and
+meetings) is read from the JSON file named by ``LOAD_PLAN``. Each simulated
+user sends about one request per second:
+
+- members browse their dashboard, their group, its documents and one
+  document, its meetings and one meeting, read the chat history, post a chat
+  message now and then, and answer a meeting invitation;
+- visitors read the public list of groups and a group's public page;
+- ``/health/`` (no database, no template) is the baseline of the same run.
+"""
+
+import itertools
+import json
+import os
+import random
+import re
+
+from locust import HttpUser, between, constant_throughput, task
+
+PLAN = json.loads(open(os.environ["LOAD_PLAN"]).read())  # noqa: SIM115 (read once at import)
+MEMBERS = itertools.cycle(PLAN["members"])
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+class Member(HttpUser):
+    weight = 8
+    wait_time = constant_throughput(1)
+
+    def on_start(self):
+        self.me = next(MEMBERS)
+        self.client.cookies.set("sessionid", self.me["cookie"])
+        self.slug = self.me["slug"]
+        self.token = ""
+
+    def _csrf(self, html: str) -> None:
+        match = CSRF.search(html)
+        if match:
+            self.token = match.group(1)
+
+    @task(3)
+    def dashboard(self):
+        with self.client.get("/dashboard/", name="dashboard", catch_response=True) as r:
+            self._csrf(r.text)
+
+    @task(4)
+    def group(self):
+        self.client.get(f"/g/{self.slug}/", name="group page")
+
+    @task(3)
+    def documents(self):
+        self.client.get(f"/g/{self.slug}/documents/", name="documents")
+
+    @task(2)
+    def document(self):
+        pk = random.choice(self.me["documents"])
+        self.client.get(f"/g/{self.slug}/documents/{pk}/", name="document")
+
+    @task(2)
+    def meetings(self):
+        self.client.get(f"/g/{self.slug}/meetings/", name="meetings")
+
+    @task(2)
+    def meeting(self):
+        pk = random.choice(self.me["meetings"])
+        path = f"/g/{self.slug}/meetings/{pk}/"
+        with self.client.get(path, name="meeting", catch_response=True) as r:
+            self._csrf(r.text)
+
+    @task(3)
+    def chat_history(self):
+        self.client.get(f"/g/{self.slug}/chat/history/", name="chat history")
+
+    @task(1)
+    def chat_post(self):
+        if not self.token:
+            return self.dashboard()
+        self.client.post(
+            f"/g/{self.slug}/chat/post/",
+            {"body": "A message from the load test", "csrfmiddlewaretoken": self.token},
+            headers={"Referer": self.host + f"/g/{self.slug}/chat/"},
+            name="chat post",
+            allow_redirects=False,
+        )
+
+    @task(1)
+    def answer(self):
+        if not self.token:
+            return self.meeting()
+        pk = random.choice(self.me["meetings"])
+        self.client.post(
+            f"/g/{self.slug}/meetings/{pk}/answer/",
+            {"answer": random.choice(["yes", "no", "maybe"]), "csrfmiddlewaretoken": self.token},
+            headers={"Referer": self.host + f"/g/{self.slug}/meetings/{pk}/"},
+            name="meeting answer",
+            allow_redirects=False,
+        )
+
+
+class Visitor(HttpUser):
+    weight = 1
+    wait_time = between(0.5, 1.5)
+
+    @task(2)
+    def home(self):
+        self.client.get("/", name="home (public)")
+
+    @task(1)
+    def public_group(self):
+        self.client.get(f"/g/{random.choice(PLAN['slugs'])}/about/", name="group (public)")
+
+
+class Baseline(HttpUser):
+    weight = 1
+    wait_time = constant_throughput(1)
+
+    @task
+    def health(self):
+        self.client.get("/health/", name="baseline /health/")
