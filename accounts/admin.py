@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
 
 from .models import ExpertiseArea, User
@@ -49,6 +50,23 @@ class UserAdmin(BaseUserAdmin):
         if not request.user.is_superuser:
             readonly += [name for name in self.POWER_FIELDS if name not in readonly]
         return readonly
+
+    def get_fieldsets(self, request, obj=None):
+        """Without the password (and its link to the password form) for non-superusers."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or request.user.is_superuser:
+            return fieldsets
+        return tuple(
+            (name, {**options, "fields": tuple(f for f in options["fields"] if f != "password")})
+            for name, options in fieldsets
+        )
+
+    def user_change_password(self, request, id, form_url=""):
+        """Only a superuser sets someone else's password: whoever sets it can then sign
+        in as that person. Staff change their own through the account pages."""
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
     def has_change_permission(self, request, obj=None):
         """Only a superuser changes a superuser (e-mail, password, anything)."""

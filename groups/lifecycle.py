@@ -3,6 +3,11 @@
 ``proposed → active → (expiring soon | extension requested) → extended →
 expired → archived``. Nothing here writes; it reads prefetched mandates when
 the selector provided them.
+
+Term 2 exists only once the secretariat approved the extension, so a group with
+a term 2 is "extended" from the approval on, even while term 1 is still in
+force. "Expiring soon" and the days left count to the end of the latest term:
+that is when the mandate ends.
 """
 
 from dataclasses import dataclass
@@ -46,9 +51,10 @@ WRITABLE = {ACTIVE, EXPIRING_SOON, EXTENSION_REQUESTED, EXTENDED}
 class Lifecycle:
     state: str
     current: object | None  # the Mandate in force today, if any
-    last: object | None  # the latest Mandate
-    days_left: int | None
+    last: object | None  # the latest (approved) Mandate: the mandate ends with it
+    days_left: int | None  # to the end of ``last``, while a term is in force
     pending_extension: object | None
+    term_days_left: int | None = None  # to the end of ``current``
 
     @property
     def label(self):
@@ -85,7 +91,8 @@ def lifecycle_of(group, on: date | None = None) -> Lifecycle:
         pending = group.extension_requests.filter(state="pending").first()
     last = mandates[-1] if mandates else None
     current = next((m for m in mandates if m.start_date <= on < m.end_date), None)
-    days_left = (current.end_date - on).days if current else None
+    term_days_left = (current.end_date - on).days if current else None
+    days_left = (last.end_date - on).days if current else None
 
     if group.archived_at is not None:
         state = ARCHIVED
@@ -95,10 +102,11 @@ def lifecycle_of(group, on: date | None = None) -> Lifecycle:
         state = EXPIRED
     elif pending is not None:
         state = EXTENSION_REQUESTED
-    elif current is last and days_left <= settings.MANDATE_EXPIRING_SOON_DAYS:
+    elif days_left <= settings.MANDATE_EXPIRING_SOON_DAYS:
         state = EXPIRING_SOON
-    elif current.term == 2:
+    elif last.term >= 2:
+        # The extension is approved: extended already, before term 2 starts.
         state = EXTENDED
     else:
         state = ACTIVE
-    return Lifecycle(state, current, last, days_left, pending)
+    return Lifecycle(state, current, last, days_left, pending, term_days_left)

@@ -174,9 +174,7 @@ class RoomHub:
                 socket.deliver(event)
 
 
-_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RoomHub]" = (
-    weakref.WeakKeyDictionary()
-)
+_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RoomHub]" = weakref.WeakKeyDictionary()
 
 
 def hub_for(layer) -> RoomHub:

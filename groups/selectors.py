@@ -119,11 +119,9 @@ def secretariat_overview(*, state: str = "") -> SecretariatOverview:
     )
     for group in groups:
         life = group.lifecycle
+        # days_left counts to the end of the latest approved term, as the "Ends" column.
         group.ending_soon = (
-            life.days_left is not None
-            and life.days_left <= soon_days
-            and life.current is life.last
-            and group.archived_at is None
+            life.days_left is not None and life.days_left <= soon_days and group.archived_at is None
         )
 
     def key(group):

@@ -81,6 +81,19 @@ def notifications_mark_read(*, user, ids: Iterable[int] | None = None) -> int:
     return qs.update(read_at=timezone.now())
 
 
+def notification_open(*, user, notification_id: int) -> Notification:
+    """The user's own notification, marked read now (once: an earlier read time stays).
+
+    Raises ``Notification.DoesNotExist`` for a notification that does not exist or
+    is someone else's: the same answer for both.
+    """
+    note = Notification.objects.get(pk=notification_id, user=user)
+    if note.read_at is None:
+        note.read_at = timezone.now()
+        Notification.objects.filter(pk=note.pk, read_at__isnull=True).update(read_at=note.read_at)
+    return note
+
+
 def notification_preferences_set(*, user, choices: dict[str, str]) -> None:
     """Save the person's e-mail choice per category, all of them or none.
 

@@ -20,6 +20,7 @@ urlpatterns = [
     path("language/", views.language_switch, name="language_switch"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
+    path("notifications/<int:pk>/open/", views.notification_open, name="notification_open"),
     path("notifications/settings/", views.notification_settings, name="notification_settings"),
     path("secretariat/overview/", views.secretariat_overview, name="secretariat_overview"),
     path(

@@ -5,9 +5,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse, HttpResponseRedirect, HttpResponseServerError
+from django.http import Http404, HttpResponse, HttpResponseRedirect, HttpResponseServerError
 from django.shortcuts import redirect, render
 from django.template import loader
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import check_for_language
 from django.utils.translation import gettext as _
@@ -23,7 +24,8 @@ from meetings import selectors as meeting_selectors
 from . import overview, selectors, services
 from .charts import overview_charts
 from .csvexport import csv_response
-from .forms import NotificationPreferencesForm, posted_ids
+from .forms import MAX_ID, NotificationPreferencesForm, posted_ids
+from .models import Notification
 
 logger = logging.getLogger(__name__)
 
@@ -120,12 +122,36 @@ def notifications_read(request):
     if not ids and count:
         messages.success(request, _("All notifications are marked as read."))
     next_url = request.POST.get("next", "")
-    if next_url and url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
+    if _is_local_url(request, next_url):
         # A URL, never a route name: redirect() would try to reverse "a b" and fail.
         return HttpResponseRedirect(next_url)
     return redirect("notifications")
+
+
+def _is_local_url(request, url: str) -> bool:
+    """Whether ``url`` may be redirected to: on this site, by the request's scheme."""
+    return bool(url) and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+
+
+@require_GET
+def notification_open(request, pk: int):
+    """Follow a notification's link: mark it read, then go where it points.
+
+    A link (GET) on purpose: marking one's own notification read is harmless and
+    idempotent. Only its owner may open it (404 for anyone else); a target that is
+    not on this site leads to the notification list instead.
+    """
+    if pk > MAX_ID:  # beyond the database's integers: the id of nothing
+        raise Http404
+    try:
+        note = services.notification_open(user=request.user, notification_id=pk)
+    except Notification.DoesNotExist:
+        raise Http404 from None
+    if _is_local_url(request, note.url):
+        return HttpResponseRedirect(note.url)
+    return redirect(f"{reverse('notifications')}#notification-{note.pk}")
 
 
 @require_http_methods(["GET", "POST"])

@@ -204,6 +204,8 @@ PORTAL = {
     "dashboard": signed_in("get", OK),
     "notifications": signed_in("get", OK),
     "notifications_read": signed_in("post", Redirect("notifications")),
+    # The member's notification, pointing at the dashboard: it does not exist for anyone else.
+    "notification_open": row("get", LOGIN, NF, NF, DASHBOARD, NF, NF, pk="note"),
     "notification_settings": signed_in("get", OK),
     "secretariat_overview": secretariat_only("get"),
     "secretariat_overview_csv": secretariat_only("get"),
@@ -279,8 +281,9 @@ ADMIN_SITE = {
     "admin:view_on_site": row(
         "get", *[ADMIN_LOGIN] * 5, REDIRECT, content_type_id="group_type", object_id="group"
     ),
-    # The member's password. (A superuser's is refused: test_admin_and_secretariat.)
-    "admin:auth_user_password_change": row("get", LOGIN, *[ADMIN_LOGIN] * 4, OK, id="member"),
+    # The member's password: a superuser's business only, never the secretariat's
+    # (whoever sets it can sign in as the member; test_admin_and_secretariat).
+    "admin:auth_user_password_change": row("get", LOGIN, *[ADMIN_LOGIN] * 4, FORBID, id="member"),
 }
 
 #: Every admin model and what the secretariat may do with it: the Secretariat group's
@@ -418,6 +421,7 @@ def build_world(clock) -> World:
     from groups.models import ExtensionRequest, Membership
     from groups.services import invitation_create
     from meetings import services as meeting_services
+    from portal.models import Notification
     from tests.conftest import make_secretariat
     from tests.documents import samples
     from tests.documents.factories import upload_document
@@ -456,6 +460,9 @@ def build_world(clock) -> World:
     upcoming = make_meeting(target, title="Next week")
     poll = make_poll(target)
     feed = meeting_services.calendar_feed_of(user=member)
+    note = Notification.objects.create(
+        user=member, category="documents", title="A new document", url=reverse("dashboard")
+    )
     export = personal_data.personal_export_request(actor=member)
     personal_data.personal_export_build(export_id=export.pk)
     admin_objects = {
@@ -490,6 +497,7 @@ def build_world(clock) -> World:
         "feed": feed.token,
         "member": member.pk,
         "export": export.pk,
+        "note": note.pk,
         "approve": "approve",
         "app_label": "accounts",
         "bad_uid": "1",

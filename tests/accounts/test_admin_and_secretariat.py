@@ -207,6 +207,45 @@ def test_a_secretariat_member_cannot_change_a_superuser_or_their_password(client
     assert boss.check_password(PASSWORD)
 
 
+def test_a_secretariat_member_cannot_set_an_experts_password(client):
+    sam = make_secretariat(UserFactory())
+    expert = UserFactory()
+    client.force_login(sam)
+    password = reverse("admin:auth_user_password_change", args=[expert.pk])
+    assert client.get(password).status_code == HTTPStatus.FORBIDDEN
+    new = "taken-Over-2026-xyz"
+    response = client.post(
+        password, {"password1": new, "password2": new, "set_usable_password": "true"}
+    )
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    expert.refresh_from_db()
+    assert expert.check_password(PASSWORD)
+    assert not expert.check_password(new)
+    # The change page no longer offers the password form (nor shows the hash).
+    page = client.get(reverse("admin:accounts_user_change", args=[expert.pk]))
+    assert page.status_code == HTTPStatus.OK
+    assert all("password" not in opts["fields"] for _n, opts in page.context["adminform"].fieldsets)
+    assert "../password/" not in page.content.decode()
+    assert "pbkdf2" not in page.content.decode()
+
+
+def test_a_superuser_still_sets_an_experts_password_in_the_admin(client):
+    boss = User.objects.create_superuser(email="root@example.org", password=PASSWORD)
+    make_secretariat(boss)  # gives the superuser an authenticator for the admin
+    expert = UserFactory()
+    client.force_login(boss)
+    change = reverse("admin:accounts_user_change", args=[expert.pk])
+    assert "../password/" in client.get(change).content.decode()
+    password = reverse("admin:auth_user_password_change", args=[expert.pk])
+    new = "set-By-The-Superuser-2026"
+    response = client.post(
+        password, {"password1": new, "password2": new, "set_usable_password": "true"}
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    expert.refresh_from_db()
+    assert expert.check_password(new)
+
+
 def test_a_superuser_still_manages_power_in_the_user_admin(client):
     boss = User.objects.create_superuser(email="root@example.org", password=PASSWORD)
     make_secretariat(boss)  # gives the superuser an authenticator for the admin

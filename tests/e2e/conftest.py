@@ -138,7 +138,7 @@ def sign_up(
     bio: str = "",
 ) -> None:
     """Fill in the signup form on the current page and send it; empty fields stay as they are."""
-    expect(page).to_have_url(re.compile(r"/accounts/signup/$"))
+    expect(page).to_have_url(re.compile(r"/accounts/signup/(\?[^#]*)?$"))  # ?email= prefills
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_label("Password (again)").fill(password)

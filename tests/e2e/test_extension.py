@@ -1,6 +1,7 @@
 """Extension of the mandate: a coordinator asks for it with a justification, the
 secretariat (signed in with its authenticator code) approves it, and the coordinator
-sees term 2 on the group's page; once term 1 is over the group runs in its extended term."""
+sees the group extended at once, with term 2 on its page; once term 1 is over the group
+runs in its extended term."""
 
 import re
 import time
@@ -104,12 +105,19 @@ def test_a_coordinator_asks_for_the_extension_and_the_secretariat_approves_it(
     term2 = Mandate.objects.get(group=group, term=2)
     assert term2.start_date == term1.end_date
 
-    # The coordinator is told, and the group's page shows term 2 after term 1.
+    # The coordinator is told, and the group is extended from the approval on: its
+    # header shows the end of term 2 and its page term 2 after term 1.
     page.get_by_role("navigation", name="Main").get_by_role(
         "link", name=re.compile("^Notifications")
     ).click()
     page.get_by_role("link", name="The mandate of Restorative Justice is extended").click()
     expect(page).to_have_url(re.compile(r"/g/restorative-justice/$"))
+    expect(page.get_by_role("main").get_by_text("Extended", exact=True)).to_be_visible()
+    expect(
+        page.get_by_text(
+            f"Term 1 until {shown(term1.end_date)}, extended until {shown(term2.end_date)}"
+        )
+    ).to_be_visible()
     mandate = page.get_by_role("region", name="Mandate")
     expect(
         mandate.get_by_role(
@@ -121,7 +129,7 @@ def test_a_coordinator_asks_for_the_extension_and_the_secretariat_approves_it(
     expect(mandate.get_by_role("link", name="Request the extension")).to_have_count(0)
     shot(page, "extension-approved")
 
-    # When term 1 is over, the group works in its extended term.
+    # When term 1 is over, the group works in its extended term: still extended.
     with time_machine.travel(term2.start_date + timedelta(days=1), tick=True):
         sign_in_as(page, live_server, coordinator)  # the session from two years ago has expired
         page.goto("/g/restorative-justice/")

@@ -65,6 +65,8 @@ def test_a_coordinator_invites_a_newcomer_who_signs_up_and_lands_in_the_group(
         )
         shot(page, "invitation-anonymous")
         page.get_by_role("main").get_by_role("link", name="Create an account").click()
+        # The form already holds the invited address.
+        expect(page.get_by_label("Email", exact=True)).to_have_value(INVITEE)
         sign_up(
             page,
             email=INVITEE,
@@ -99,7 +101,7 @@ def test_a_coordinator_invites_a_newcomer_who_signs_up_and_lands_in_the_group(
         # The coordinator sees the new member, and nobody left waiting for an answer.
         coordinator_page.reload()
         members = coordinator_page.get_by_role("region", name="2 members")
-        expect(members.get_by_role("cell", name="Ines Invited")).to_be_visible()
+        expect(members.get_by_role("cell", name="Ines Invited", exact=True)).to_be_visible()
         expect(coordinator_page.get_by_role("heading", name="Waiting for an answer")).to_have_count(
             0
         )

@@ -122,7 +122,7 @@ def test_a_new_expert_signs_up_completes_the_profile_asks_to_join_and_is_approve
         expect(coordinator_page.get_by_text("Nina New is now a member.")).to_be_visible()
         expect(coordinator_page.get_by_role("region", name="Requests to join")).to_have_count(0)
         members = coordinator_page.get_by_role("region", name="2 members")
-        expect(members.get_by_role("cell", name="Nina New")).to_be_visible()
+        expect(members.get_by_role("cell", name="Nina New", exact=True)).to_be_visible()
         shot(coordinator_page, "join-approved")
         assert coordinator_page.console_errors == []
 

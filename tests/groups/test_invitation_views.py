@@ -52,6 +52,18 @@ def invited(django_capture_on_commit_callbacks):
     return group, invitation, link
 
 
+def test_create_an_account_from_the_invitation_prefills_the_invited_address(client, invited):
+    group, invitation, link = invited
+    page = client.get(link).content.decode()
+    signup = f"{reverse('account_signup')}?email=nina%40example.org"
+    assert invitation.email == "nina@example.org"
+    assert f'href="{signup}"' in page
+    form = client.get(signup).content.decode()
+    assert re.search(r'<input[^>]*name="email"[^>]*value="nina@example.org"', form)
+    # Only the initial value: the address is not taken as verified, nor is it fixed.
+    assert "account_verified_email" not in client.session
+
+
 def test_someone_without_an_account_signs_up_from_the_link_and_lands_in_the_group(client, invited):
     group, invitation, link = invited
     # 1. The link, opened before having an account: the token is kept in the session.

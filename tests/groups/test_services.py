@@ -90,6 +90,41 @@ def test_extension_request_and_approval_add_term_two_of_two_years():
     assert Activity.objects.filter(group=group, verb="mandate.extension_approved").count() == 1
 
 
+def test_an_approved_extension_makes_the_group_extended_at_once():
+    group = make_group(start=date(2026, 1, 10))
+    staff = make_secretariat(UserFactory())
+    decided_on = date(2027, 11, 1)
+    with time_machine.travel(decided_on):
+        assert fresh(group).state == "expiring_soon"
+        request = request_extension(group)
+        services.extension_decide(actor=staff, request=request, approve=True)
+        life = fresh(group).lifecycle
+    # Term 1 is still in force, but the mandate now ends with term 2.
+    assert (life.state, life.current.term, life.last.term) == ("extended", 1, 2)
+    assert life.days_left == (date(2030, 1, 10) - decided_on).days
+    assert life.term_days_left == (date(2028, 1, 10) - decided_on).days
+    assert not life.can_request_extension
+    # "Expiring soon" counts to the end of term 2, not term 1.
+    group = fresh(group)
+    assert lifecycle_of(group, on=date(2028, 1, 9)).state == "extended"
+    assert lifecycle_of(group, on=date(2028, 1, 10)).state == "extended"
+    assert lifecycle_of(group, on=date(2029, 11, 1)).state == "expiring_soon"
+    assert lifecycle_of(group, on=date(2030, 1, 10)).state == "expired"
+
+
+def test_a_refused_extension_leaves_the_group_expiring_on_term_one():
+    group = make_group(start=date(2026, 1, 10))
+    staff = make_secretariat(UserFactory())
+    with time_machine.travel(date(2027, 11, 1)):
+        request = request_extension(group)
+        services.extension_decide(actor=staff, request=request, approve=False, reason="No.")
+        life = fresh(group).lifecycle
+    assert (life.state, life.days_left) == (
+        "expiring_soon",
+        (date(2028, 1, 10) - date(2027, 11, 1)).days,
+    )
+
+
 def test_a_second_extension_is_refused_by_the_service():
     group = make_group(start=date(2026, 1, 10))
     staff = make_secretariat(UserFactory())

@@ -1,9 +1,12 @@
+import re
 from datetime import timedelta
+from html import unescape
 from http import HTTPStatus
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from groups.models import ExtensionRequest, Mandate, Membership
 from tests.conftest import make_secretariat
@@ -459,6 +462,63 @@ def test_the_dashboard_counts_groups_per_state_and_filters_by_state(client, sett
     assert len(response.context["groups"]) == 6 and response.context["overview"].state == ""
 
 
+def test_the_dashboard_row_of_an_approved_extension_counts_to_the_end_of_term_2(client):
+    from groups import services
+
+    staff = make_secretariat(UserFactory())
+    today = timezone.localdate()
+    group = make_group(actor=staff, name="Extended early")
+    Mandate.objects.filter(group=group).update(
+        start_date=today - timedelta(days=700), end_date=today + timedelta(days=30)
+    )
+    coordinator = coordinator_of(group)
+    request = services.extension_request(
+        actor=coordinator, group=group, justification="We need two more years to finish."
+    )
+    services.extension_decide(actor=staff, request=request, approve=True)
+    term2 = Mandate.objects.get(group=group, term=2)
+    client.force_login(staff)
+
+    response = client.get(reverse("groups:secretariat_dashboard"))
+    (row,) = [g for g in response.context["groups"] if g.pk == group.pk]
+    assert row.state == "extended"
+    assert row.lifecycle.days_left == (term2.end_date - today).days
+    assert not row.ending_soon  # term 1 ends in 30 days, but the mandate does not
+    assert {k: n for k, _label, n in response.context["overview"].counts}["extended"] == 1
+    body = response.content.decode()
+    ends = date_format(term2.end_date, "DATE_FORMAT")
+    (tr,) = [tr for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S) if "Extended early" in tr]
+    cells = [re.sub(r"<[^>]+>", "", td).strip() for td in re.findall(r"<td>(.*?)</td>", tr, re.S)]
+    # Group, state, term, ends, days left: the end date and the days left are term 2's.
+    assert cells[1:5] == ["Extended", "2", ends, str((term2.end_date - today).days)]
+    filtered = client.get(reverse("groups:secretariat_dashboard"), {"state": "extended"})
+    assert [g.name for g in filtered.context["groups"]] == ["Extended early"]
+
+
+def test_the_group_header_shows_the_end_of_term_2_once_the_extension_is_approved(client):
+    from groups import services
+
+    staff = make_secretariat(UserFactory())
+    group = make_group(actor=staff)
+    coordinator = coordinator_of(group)
+    term1 = Mandate.objects.get(group=group, term=1)
+    client.force_login(coordinator)
+    header = f"Term 1 until {date_format(term1.end_date, 'DATE_FORMAT')}"
+    assert header in client.get(group.get_absolute_url()).content.decode()
+    request = services.extension_request(
+        actor=coordinator, group=group, justification="We need two more years to finish."
+    )
+    services.extension_decide(actor=staff, request=request, approve=True)
+    term2 = Mandate.objects.get(group=group, term=2)
+
+    body = client.get(group.get_absolute_url()).content.decode()
+    assert f"{header}, extended until {date_format(term2.end_date, 'DATE_FORMAT')}" in body
+    assert '<span class="badge ok">Extended</span>' in body
+    # The days left on the page are still those of the term in force.
+    days = (term1.end_date - timezone.localdate()).days
+    assert f"{days} days left in this term." in body
+
+
 def test_the_filtered_dashboard_queries_do_not_grow(client):
     client.force_login(make_secretariat(UserFactory()))
     _grow_groups()
@@ -466,6 +526,49 @@ def test_the_filtered_dashboard_queries_do_not_grow(client):
         lambda: client.get(reverse("groups:secretariat_dashboard"), {"state": "active"}),
         _grow_groups,
     )
+
+
+def _action_buttons(html: str) -> dict[str, str]:
+    """Membership action URL -> its button's accessible name (all its text, hidden or not)."""
+    return {
+        action: " ".join(unescape(re.sub(r"<[^>]+>", "", text)).split())
+        for action, text in re.findall(
+            r'<form method="post" action="([^"]*/members/\d+/[\w-]+/)"[^>]*>.*?'
+            r"<button[^>]*>(.*?)</button>",
+            html,
+            re.S,
+        )
+    }
+
+
+def test_every_member_action_button_names_the_member_it_applies_to(client):
+    group = make_group()
+    coordinator = coordinator_of(group)
+    nina = add_member(group, UserFactory(full_name="Nina Newcomer"))
+    rui = UserFactory(full_name="Rui Requester")
+    Membership.objects.create(user=rui, group=group, state="requested", motivation="Let me in.")
+    client.force_login(coordinator)
+    html = client.get(reverse("groups:members", args=[group.slug])).content.decode()
+    buttons = _action_buttons(html)
+
+    def action(user, verb):
+        membership = Membership.objects.get(
+            user=user, group=group, state__in=["active", "requested"]
+        )
+        return reverse("groups:membership_action", args=[group.slug, membership.pk, verb])
+
+    assert buttons == {
+        action(rui, "approve"): "Approve Rui Requester",
+        action(rui, "decline"): "Decline Rui Requester",
+        action(nina, "promote"): "Make coordinator: Nina Newcomer",
+        action(nina, "remove"): "Remove: Nina Newcomer",
+        action(coordinator, "step-down"): f"Make member: {coordinator}",
+        action(coordinator, "remove"): f"Remove: {coordinator}",
+    }
+    # The visible words stay first (the accessible name starts with them), and the
+    # confirmation asked before removing says whom.
+    assert 'Remove<span class="visually-hidden">: Nina Newcomer</span>' in html
+    assert 'data-confirm="Remove Nina Newcomer from the group?"' in html
 
 
 def test_approving_ones_own_join_request_on_the_members_page_is_refused(client):

@@ -232,6 +232,55 @@ def test_marking_read_needs_a_post(auth_client):
     )
 
 
+def test_following_a_notification_marks_it_read_and_goes_to_its_target(run, auth_client, user):
+    followed = note(run, utc(9), user, Category.MEETINGS, "Followed", url="/meetings/")
+    other = note(run, utc(9, 1), user, Category.MEETINGS, "Other", url="/dashboard/")
+    open_url = reverse("notification_open", args=[followed.pk])
+
+    for page in (reverse("notifications"), reverse("dashboard")):
+        html = auth_client.get(page).text
+        assert f'<a href="{open_url}">Followed</a>' in html
+        assert 'href="/meetings/">Followed' not in html
+    assert re.search(r'class="count"[^>]*>2<', nav_link(html))
+
+    response = auth_client.get(open_url)
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == "/meetings/"
+    followed.refresh_from_db()
+    other.refresh_from_db()
+    assert followed.read_at is not None
+    assert other.read_at is None
+    assert re.search(r'class="count"[^>]*>1<', nav_link(auth_client.get(reverse("dashboard")).text))
+
+    # Opening it again keeps the first read time.
+    read_at = followed.read_at
+    assert auth_client.get(open_url)["Location"] == "/meetings/"
+    followed.refresh_from_db()
+    assert followed.read_at == read_at
+
+
+def test_only_the_owner_may_open_a_notification(run, client, user):
+    theirs = note(run, utc(9), user, Category.CHAT, "Theirs", url="/dashboard/")
+    client.force_login(UserFactory())
+    assert client.get(reverse("notification_open", args=[theirs.pk])).status_code == (
+        HTTPStatus.NOT_FOUND
+    )
+    assert client.get(reverse("notification_open", args=[2**63])).status_code == (
+        HTTPStatus.NOT_FOUND
+    )
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", ""])
+def test_opening_a_notification_never_redirects_to_another_site(run, auth_client, user, target):
+    created = note(run, utc(9), user, Category.CHAT, "Odd link", url=target)
+    response = auth_client.get(reverse("notification_open", args=[created.pk]))
+    assert response["Location"] == f"{reverse('notifications')}#notification-{created.pk}"
+    created.refresh_from_db()
+    assert created.read_at is not None
+
+
 # --- E-mail preferences --------------------------------------------------------
 
 

@@ -1,0 +1,132 @@
+"""Cost of one request per page, in process: CPU time, queries, bytes.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/6 \\
+        .venv/bin/python bench/page_cost.py [--repeat 50] [--profile "group page"]
+
+The pages and the data are those of the load scenario (``bench/load_pages.py``
+builds the same throw-away database ``bench_<name>``, dropped at the end). Each
+page is requested ``--repeat`` times through Django's test client as one member
+(after two warm-up requests), and the script prints per page the mean CPU time
+of the process per request, the mean wall time, the number of SQL queries and
+the size of the response, next to ``/health/`` measured the same way in the same
+run (the baseline: the middleware stack alone, no database, no template).
+
+CPU time is what limits throughput when the two cores are saturated (see the
+Load section of docs/benchmarks.md): at 50 requests per second on two cores, a
+page may cost at most 40 ms of CPU in total, server, database and load generator
+together. ``--profile NAME`` runs pyinstrument (``pip install pyinstrument``) on
+that page's requests and prints the profile. Not a test: nothing here asserts a
+time.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+sys.path.insert(0, str(BASE_DIR / "bench"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.base")
+os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
+if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+    sys.exit("Set DATABASE_URL=postgres://… and REDIS_URL=redis://… (the production setup).")
+
+import load_pages  # noqa: E402  (sets up Django)
+from django.db import connection, reset_queries  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+
+def pages(member: dict) -> dict[str, tuple[str, str, dict]]:
+    slug, doc, meeting = member["slug"], member["documents"][0], member["meetings"][0]
+    return {
+        "baseline /health/": ("get", "/health/", {}),
+        "dashboard": ("get", "/dashboard/", {}),
+        "group page": ("get", f"/g/{slug}/", {}),
+        "documents": ("get", f"/g/{slug}/documents/", {}),
+        "document": ("get", f"/g/{slug}/documents/{doc}/", {}),
+        "meetings": ("get", f"/g/{slug}/meetings/", {}),
+        "meeting": ("get", f"/g/{slug}/meetings/{meeting}/", {}),
+        "chat history": ("get", f"/g/{slug}/chat/history/", {}),
+        "chat post": ("post", f"/g/{slug}/chat/post/", {"body": "A message from the bench"}),
+        "meeting answer": ("post", f"/g/{slug}/meetings/{meeting}/answer/", {"answer": "yes"}),
+        "home (public)": ("get", "/", {}),
+        "group (public)": ("get", f"/g/{slug}/about/", {}),
+    }
+
+
+def measure(client, method, path, data, repeat):
+    send = getattr(client, method)
+    for _ in range(2):
+        send(path, data)
+    cpu, wall = [], []
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(repeat):
+            c0, w0 = time.process_time(), time.perf_counter()
+            response = send(path, data)
+            cpu.append(time.process_time() - c0)
+            wall.append(time.perf_counter() - w0)
+    assert response.status_code in (200, 204, 302), (path, response.status_code)
+    return {
+        "status": response.status_code,
+        "cpu": statistics.mean(cpu) * 1000,
+        "wall": statistics.mean(wall) * 1000,
+        "queries": len(queries) / repeat,
+        "bytes": len(response.content),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--profile", default="", help="page name to profile with pyinstrument")
+    args = parser.parse_args()
+
+    old_name = connection.settings_dict["NAME"]
+    load_pages.database_create()
+    try:
+        plan = load_pages.plan_build(args.members)
+        member = plan["members"][0]
+        from django.conf import settings
+
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+        client = Client(enforce_csrf_checks=False)
+        client.cookies["sessionid"] = member["cookie"]
+        visitor = Client()
+        rows = {}
+        for name, (method, path, data) in pages(member).items():
+            who = visitor if ("public" in name or "baseline" in name) else client
+            if name == args.profile:
+                from pyinstrument import Profiler
+
+                profiler = Profiler(interval=0.0005)
+                profiler.start()
+                rows[name] = measure(who, method, path, data, args.repeat)
+                profiler.stop()
+                print(profiler.output_text(unicode=True, color=False, show_all=False))
+            else:
+                rows[name] = measure(who, method, path, data, args.repeat)
+            reset_queries()
+    finally:
+        connection.close()
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+    base = rows["baseline /health/"]["cpu"] or 1.0
+    print(f"\nPage cost, {args.repeat} requests each, in process (test client), PostgreSQL")
+    header = ("status", 7), ("CPU ms", 8), ("wall ms", 9), ("queries", 9), ("KiB", 7)
+    print(f"{'page':<20}" + "".join(f"{h:>{w}}" for h, w in header) + f"{'CPU/base':>10}")
+    for name, r in rows.items():
+        print(
+            f"{name:<20}{r['status']:>7}{r['cpu']:>8.1f}{r['wall']:>9.1f}{r['queries']:>9.1f}"
+            f"{r['bytes'] / 1024:>7.1f}{r['cpu'] / base:>9.1f}x"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
