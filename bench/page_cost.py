@@ -15,7 +15,8 @@ CPU time is what limits throughput when the two cores are saturated (see the
 Load section of docs/benchmarks.md): at 50 requests per second on two cores, a
 page may cost at most 40 ms of CPU in total, server, database and load generator
 together. ``--profile NAME`` runs pyinstrument (``pip install pyinstrument``) on
-that page's requests and prints the profile. Not a test: nothing here asserts a
+that page's requests and prints the profile; ``--queries NAME`` prints the SQL
+of one request of that page. Not a test: nothing here asserts a
 time.
 """
 
@@ -85,6 +86,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--profile", default="", help="page name to profile with pyinstrument")
+    parser.add_argument("--queries", default="", help="page name whose SQL queries to print")
     args = parser.parse_args()
 
     old_name = connection.settings_dict["NAME"]
@@ -111,6 +113,11 @@ def main() -> int:
                 print(profiler.output_text(unicode=True, color=False, show_all=False))
             else:
                 rows[name] = measure(who, method, path, data, args.repeat)
+            if name == args.queries:
+                with CaptureQueriesContext(connection) as queries:
+                    getattr(who, method)(path, data)
+                for n, q in enumerate(queries, 1):
+                    print(f"{n:>3}. {q['sql'][:300]}")
             reset_queries()
     finally:
         connection.close()

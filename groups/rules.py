@@ -13,11 +13,23 @@ from accounts.rules import has_mfa, is_secretariat
 from .models import Membership
 
 
+def _membership_cache(user) -> dict:
+    """The user's active memberships read so far in this request, by group pk.
+
+    Attribute access, not ``__dict__``: it reaches the user behind ``request.user``'s
+    lazy wrapper, so views and permission checks share one cache.
+    """
+    cache = getattr(user, "_active_memberships", None)
+    if cache is None:
+        cache = user._active_memberships = {}
+    return cache
+
+
 def membership_of(user, group) -> Membership | None:
     """The user's active membership in the group, cached on the user for the request."""
     if not getattr(user, "is_authenticated", False) or group is None:
         return None
-    cache = user.__dict__.setdefault("_active_memberships", {})
+    cache = _membership_cache(user)
     if group.pk not in cache:
         cache[group.pk] = (
             Membership.objects.filter(user=user, group=group, state=Membership.State.ACTIVE)
@@ -28,7 +40,8 @@ def membership_of(user, group) -> Membership | None:
 
 
 def forget_memberships(user) -> None:
-    user.__dict__.pop("_active_memberships", None)
+    if getattr(user, "_active_memberships", None) is not None:
+        user._active_memberships = None
 
 
 def group_pks_viewable(user, groups) -> set[int]:
@@ -43,7 +56,7 @@ def group_pks_viewable(user, groups) -> set[int]:
         return set()
     if secretariat.test(user):
         return {group.pk for group in groups}
-    cache = user.__dict__.setdefault("_active_memberships", {})
+    cache = _membership_cache(user)
     missing = [group.pk for group in groups if group.pk not in cache]
     if missing:
         for pk in missing:

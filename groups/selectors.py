@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from . import lifecycle
 from .models import ExpertGroup, ExtensionRequest, Mandate, Membership
+from .rules import membership_of
 
 PENDING = Prefetch(
     "extension_requests",
@@ -85,6 +86,14 @@ def membership_history_of(group) -> QuerySet[Membership]:
 
 
 def open_membership(user, group) -> Membership | None:
+    """The user's requested, invited or active membership of the group, if any.
+
+    An active one is the open one (at most one is open): the permission checks of
+    the same request have usually read it already (``membership_of``'s cache).
+    """
+    active = membership_of(user, group)
+    if active is not None:
+        return active
     return (
         Membership.objects.filter(user=user, group=group, state__in=Membership.OPEN_STATES)
         .order_by("-created_at")

@@ -10,8 +10,8 @@ def portal(request):
         from .selectors import unread_count
 
         context["unread_notifications"] = unread_count(user)
-        from groups.chat import chat_unread_total
+        from groups.chat import chat_unread_counts_for_request
 
-        context["unread_chat"] = chat_unread_total(user)
+        context["unread_chat"] = sum(chat_unread_counts_for_request(request).values())
         context["is_secretariat"] = is_secretariat(user)
     return context

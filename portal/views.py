@@ -18,7 +18,7 @@ from accounts.rules import secretariat_required
 from accounts.services import user_language_set
 from groups import selectors as group_selectors
 from groups import views as group_views
-from groups.chat import chat_unread_counts
+from groups.chat import chat_unread_counts_for_request
 from meetings import selectors as meeting_selectors
 
 from . import overview, selectors, services
@@ -38,7 +38,7 @@ def home(request):
 
 def dashboard(request):
     my_groups = group_selectors.groups_of_user(request.user)
-    unread = chat_unread_counts(request.user)
+    unread = chat_unread_counts_for_request(request)
     for group in my_groups:
         group.chat_unread = unread.get(group.pk, 0)
     return render(

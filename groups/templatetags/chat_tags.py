@@ -2,7 +2,7 @@
 
 from django import template
 
-from groups.chat import chat_unread_counts
+from groups.chat import chat_unread_counts_for_request
 
 register = template.Library()
 
@@ -17,7 +17,4 @@ def chat_unread(context, group) -> int:
     user = getattr(request, "user", None)
     if request is None or not getattr(user, "is_authenticated", False):
         return 0
-    counts = getattr(request, "_chat_unread_counts", None)
-    if counts is None:
-        counts = request._chat_unread_counts = chat_unread_counts(user)
-    return counts.get(group.pk, 0)
+    return chat_unread_counts_for_request(request).get(group.pk, 0)

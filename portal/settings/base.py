@@ -108,10 +108,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+elif env.bool("DATABASE_POOL", default=True):
+    # A connection pool per process (psycopg_pool, Django's built-in support): under
+    # ASGI each request may run in a new thread, so persistent connections (one per
+    # thread) pile up until PostgreSQL refuses more, and a connection per request
+    # costs a PostgreSQL backend start each time (docs/benchmarks.md, Load). A
+    # pooled connection is checked before it is lent, so a restarted PostgreSQL
+    # costs no more than the requests that were running at that moment.
+    from psycopg_pool import ConnectionPool
+
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        "check": ConnectionPool.check_connection,
+    }
 else:
-    # 0: a connection per request. Under ASGI each request may run in a new thread, and
-    # persistent connections pile up per thread until PostgreSQL refuses more ("too
-    # many clients"): bench/load_pages.py found it (docs/benchmarks.md, Load).
+    # 0: a connection per request (see above for why not persistent ones).
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
@@ -127,6 +141,9 @@ if REDIS_URL:
             "KEY_PREFIX": "portal",
         }
     }
+    # Sessions read from Redis and written to both: no session query per request
+    # (every page needs it), and a Redis restart loses nobody's session.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     CHANNEL_LAYERS = {
         "default": {
             # Pub/sub: a room's message crosses Redis once per web process, which fans
