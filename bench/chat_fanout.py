@@ -1,7 +1,8 @@
 """Benchmark: live chat fan-out through two web processes sharing Redis.
 
     REDIS_URL=redis://127.0.0.1:6379/6 .venv/bin/python bench/chat_fanout.py \\
-        [--clients 500] [--groups 10] [--rate 50] [--duration 20]
+        [--clients 500] [--groups 10] [--rate 50] [--duration 20] [--churn N] \\
+        [--ws websockets-sansio]
 
 Builds the data (users, groups of ``clients / groups`` members, sessions) in a
 throw-away database: a fresh SQLite file under ``var/bench/`` by default, or
@@ -13,7 +14,14 @@ dropped by this script). Then, in the same run and with the same clients:
   stores nothing and checks nothing;
 - the portal: two ``uvicorn portal.asgi:application`` processes on their own
   ports sharing the database and Redis (channels-redis); half the clients
-  connect to each, with a real session cookie and Origin header.
+  connect to each, with a real session cookie and Origin header. They run with
+  the Procfile's options (``--ws websockets-sansio``); ``--ws`` picks another
+  uvicorn WebSocket implementation (``websockets``, the legacy one) to
+  compare. ``PORTAL_GC_THRESHOLD`` (read by
+  ``portal/asgi.py``) sets their garbage collector's thresholds, and any
+  ``DJANGO_SETTINGS_MODULE`` set for this script is theirs too.
+- with ``--churn N``: then N rounds in which every client connects and
+  disconnects again, with both servers' resident memory after each round.
 
 Each client is a real WebSocket connection held by this process. Senders are
 picked at random at a steady total rate; every message is expected by every
@@ -209,10 +217,12 @@ def wait_for_port(port: int, process: subprocess.Popen, path: str | None = None)
     raise SystemExit(f"server on port {port} did not start")
 
 
-def start_portal(port: int, db_url: str, log: Path) -> subprocess.Popen:
+def start_portal(
+    port: int, db_url: str, log: Path, ws: str = "websockets-sansio"
+) -> subprocess.Popen:
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "portal.settings.base",
+        "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"],
         "DATABASE_URL": db_url,
         "DJANGO_LOG_LEVEL": "WARNING",
     }
@@ -221,7 +231,7 @@ def start_portal(port: int, db_url: str, log: Path) -> subprocess.Popen:
             [
                 sys.executable, "-m", "uvicorn", "portal.asgi:application",
                 "--host", "127.0.0.1", "--port", str(port),
-                "--lifespan", "off", "--ws", "websockets", "--no-access-log",
+                "--lifespan", "off", "--ws", ws, "--no-access-log",
                 "--ws-max-size", "131072", "--ws-per-message-deflate", "false",
             ],
             cwd=BASE_DIR,
@@ -396,6 +406,11 @@ def main() -> None:
     parser.add_argument(
         "--churn", type=int, default=0, help="then connect and disconnect everyone N times"
     )
+    parser.add_argument(
+        "--ws",
+        default="websockets-sansio",
+        help="uvicorn's WebSocket implementation (the Procfile's: websockets-sansio)",
+    )
     args = parser.parse_args()
     if not settings.REDIS_URL:
         raise SystemExit("Set REDIS_URL: the two web processes share Redis (channels-redis).")
@@ -424,7 +439,8 @@ def main() -> None:
         # The portal: two uvicorn processes, one Redis.
         ports = [free_port(), free_port()]
         portal = [
-            start_portal(p, db_url, logs / f"chat_fanout_web{i}.log") for i, p in enumerate(ports)
+            start_portal(p, db_url, logs / f"chat_fanout_web{i}.log", args.ws)
+            for i, p in enumerate(ports)
         ]
         processes += portal
         for p, process in zip(ports, portal, strict=True):
@@ -460,7 +476,9 @@ def main() -> None:
 
     print(
         f"Chat fan-out — {args.clients} clients in {args.groups} groups of "
-        f"{args.clients // args.groups}, {args.rate:g} messages/s for {args.duration:g} s; {where}"
+        f"{args.clients // args.groups}, {args.rate:g} messages/s for {args.duration:g} s; "
+        f"{where}; uvicorn --ws {args.ws}; "
+        f"PORTAL_GC_THRESHOLD={os.environ.get('PORTAL_GC_THRESHOLD', '(default)')}"
     )
     print(f"{'':24}{'baseline (websockets)':>24}{'portal (2 × uvicorn + Redis)':>30}{'ratio':>8}")
     rows = [

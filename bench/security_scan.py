@@ -243,7 +243,7 @@ def portal_start(env: dict, port: int, key: Path, cert: Path, log_file) -> subpr
         "--lifespan",
         "off",
         "--ws",
-        "websockets",
+        "websockets-sansio",
         "--ssl-keyfile",
         str(key),
         "--ssl-certfile",

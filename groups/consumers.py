@@ -237,7 +237,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.group_id is None:
             return
         if self.writer is not None:
+            # The cancelled task keeps its CancelledError, whose traceback holds the
+            # writer's frame and so this consumer: let go of the task, or consumer and
+            # task form a cycle that only the garbage collector frees.
             self.writer.cancel()
+            self.writer = None
         try:
             hub = realtime.hub_for(self.channel_layer)
             for room in self.rooms:
@@ -367,6 +371,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             try:
                 return ("ok", action(self, access, frame) or [])
             except chat.ChatError as exc:
+                # A ValidationError lists itself (error_list = [self]), a cycle that
+                # would keep its traceback, so this frame and this consumer, alive.
+                exc.__traceback__ = None
                 params = exc.params or {}
                 if "retry_after" in params:
                     extra["retry_after"] = params["retry_after"]

@@ -170,8 +170,13 @@ class RoomHub:
                 logger.warning("chat: the hub could not read from the channel layer")
                 await asyncio.sleep(1)
                 continue
-            for socket in list(self.rooms.get(event.get("room", ""), ())):
-                socket.deliver(event)
+            self._deliver(event)
+
+    def _deliver(self, event: dict) -> None:
+        # A function of its own: a loop variable in ``_read`` would keep the last
+        # socket served (and so a closed consumer) alive until the next event.
+        for socket in list(self.rooms.get(event.get("room", ""), ())):
+            socket.deliver(event)
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RoomHub]" = weakref.WeakKeyDictionary()

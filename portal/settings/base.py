@@ -139,11 +139,12 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "portal",
+            # Django builds a cache object per async context (each HTTP request,
+            # each chat socket), each with its own redis-py pool: one shared pool
+            # per process instead of a Redis connection opened per request.
+            "OPTIONS": {"pool_class": "portal.redis_pool.SharedConnectionPool"},
         }
     }
-    # Sessions read from Redis and written to both: no session query per request
-    # (every page needs it), and a Redis restart loses nobody's session.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     CHANNEL_LAYERS = {
         "default": {
             # Pub/sub: a room's message crosses Redis once per web process, which fans

@@ -138,7 +138,7 @@ class WebServer:
                 [
                     sys.executable, "-m", "uvicorn", "portal.asgi:application",
                     "--host", "127.0.0.1", "--port", str(self.port),
-                    "--lifespan", "off", "--ws", "websockets", "--no-access-log",
+                    "--lifespan", "off", "--ws", "websockets-sansio", "--no-access-log",
                     "--ws-max-size", str(WS_MAX_SIZE),
                 ],
                 cwd=BASE_DIR,
