@@ -24,7 +24,7 @@ from meetings import selectors as meeting_selectors
 from . import overview, selectors, services
 from .charts import overview_charts
 from .csvexport import csv_response
-from .forms import MAX_ID, NotificationPreferencesForm, posted_ids
+from .forms import NotificationPreferencesForm, posted_ids
 from .models import Notification
 
 logger = logging.getLogger(__name__)
@@ -66,9 +66,7 @@ def language_switch(request):
     """Like Django's set_language, and remembered on the account of a signed-in user."""
     language = request.POST.get("language", "")
     next_url = request.POST.get("next", "/")
-    if not url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
+    if not _is_local_url(request, next_url):
         next_url = "/"
     response = HttpResponseRedirect(next_url)
     if language and check_for_language(language):
@@ -143,8 +141,6 @@ def notification_open(request, pk: int):
     idempotent. Only its owner may open it (404 for anyone else); a target that is
     not on this site leads to the notification list instead.
     """
-    if pk > MAX_ID:  # beyond the database's integers: the id of nothing
-        raise Http404
     try:
         note = services.notification_open(user=request.user, notification_id=pk)
     except Notification.DoesNotExist:
