@@ -4,7 +4,8 @@
         .venv/bin/python bench/fault_postgres_restart.py [--rate 40] [--before 5] [--after 15]
 
 Creates ``bench_<name>`` on the server of ``DATABASE_URL`` (dropped at the end),
-loads the demo data, starts one ``uvicorn portal.asgi:application`` process and
+loads the demo data, starts one ``uvicorn portal.asgi:application`` process (or,
+with ``--server gunicorn``, the production page server, ``portal/gunicorn.conf.py``) and
 sends a steady stream of requests to pages that read the database (the public
 home page and a group's public page). After ``--before`` seconds it restarts the
 local PostgreSQL cluster (``pg_ctlcluster <version> main restart``), then keeps
@@ -108,11 +109,17 @@ class Load:
             thread.join()
 
 
+def worker_pids(pid: int) -> set[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return {int(p) for p in found.stdout.split()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=40, help="requests per second")
     parser.add_argument("--before", type=float, default=5, help="seconds before the restart")
     parser.add_argument("--after", type=float, default=15, help="seconds after it")
+    parser.add_argument("--server", choices=["uvicorn", "gunicorn"], default="uvicorn")
     args = parser.parse_args()
 
     old_name = connection.settings_dict["NAME"]
@@ -128,12 +135,18 @@ def main() -> int:
         "CELERY_TASK_ALWAYS_EAGER": "false",
     }
     port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "portal.asgi:application",
+        "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    if args.server == "gunicorn":
+        command = [
+            sys.executable, "-m", "gunicorn", "--config", "portal/gunicorn.conf.py",
+            "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+        ]  # fmt: skip
     server = subprocess.Popen(
-        [
-            sys.executable, "-m", "uvicorn", "portal.asgi:application",
-            "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
-            "--no-access-log", "--log-level", "warning",
-        ],
+        command,
         cwd=BASE_DIR,
         env=env,
     )  # fmt: skip
@@ -155,6 +168,7 @@ def main() -> int:
         slug = ExpertGroup.objects.filter(archived_at__isnull=True).order_by("pk").first().slug
         connection.close()
         load = Load(port, args.rate, ["/", f"/g/{slug}/about/"])
+        workers_before = worker_pids(server.pid)
         runner = threading.Thread(target=load.run, args=(args.before + args.after,))
         runner.start()
         time.sleep(args.before)
@@ -162,7 +176,8 @@ def main() -> int:
         took = restart_postgres()
         print(f"PostgreSQL restarted at t={restart_at:.1f}s; pg_ctlcluster took {took:.1f}s")
         runner.join()
-        alive = server.poll() is None
+        # uvicorn without --workers has none; gunicorn would replace a crashed worker.
+        alive = server.poll() is None and worker_pids(server.pid) == workers_before
     finally:
         server.terminate()
         server.wait(10)
@@ -182,7 +197,7 @@ def main() -> int:
     tail = [ok for moment, ok in load.results if moment >= args.before + args.after - 5]
     recovered = alive and tail and all(tail)
     print(
-        "recovered without a restart of the web process"
+        "recovered without a restart of the web process (or of any of its workers)"
         if recovered
         else "NOT recovered: failures in the last 5 seconds or the web process died"
     )

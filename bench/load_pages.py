@@ -124,6 +124,36 @@ def plan_build(n_members: int) -> dict:
     return {"members": members, "slugs": [g.slug for g in groups]}
 
 
+def server_command(server: str, port: int, workers: int) -> list[str]:
+    if server == "gunicorn":
+        return [
+            sys.executable, "-m", "gunicorn", "portal.wsgi:application",
+            "--config", str(BASE_DIR / "portal/gunicorn.conf.py"),
+            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning",
+        ]  # fmt: skip
+    return [
+        sys.executable, "-m", "uvicorn", "portal.asgi:application",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+        "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
+    ]  # fmt: skip
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (the server's workers)."""
+    import psutil  # installed with locust
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system
+    return total
+
+
 def percentiles(row: dict) -> tuple[float, float, float]:
     return (float(row["50%"]), float(row["95%"]), float(row["99%"]))
 
@@ -133,7 +163,19 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--duration", type=int, default=60, help="seconds of load")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="web server processes")
+    parser.add_argument(
+        "--server",
+        choices=["uvicorn", "gunicorn"],
+        default="uvicorn",
+        help="uvicorn: ASGI, as `make run`; gunicorn: WSGI for pages (docs/deployment.md)",
+    )
+    parser.add_argument(
+        "--pacing",
+        choices=["poisson", "constant"],
+        default="poisson",
+        help="arrivals of each user: Poisson, or exactly once a second (bench/locustfile.py)",
+    )
     args = parser.parse_args()
 
     old_name = connection.settings_dict["NAME"]
@@ -149,18 +191,12 @@ def main() -> int:
             "DATABASE_URL": urlunsplit(parts._replace(path="/" + name)),
             "PORTAL_VAR_DIR": str(work / "var"),
             "LOAD_PLAN": str(work / "plan.json"),
+            "LOAD_PACING": args.pacing,
         }
         port = 8700 + os.getpid() % 200
         server = subprocess.Popen(
-            [
-                sys.executable, "-m", "uvicorn", "portal.asgi:application",
-                "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-                "--lifespan", "off", "--no-access-log", "--log-level", "warning",
-                "--ws-per-message-deflate", "false",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-        )  # fmt: skip
+            server_command(args.server, port, args.workers), cwd=BASE_DIR, env=env
+        )
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -171,6 +207,7 @@ def main() -> int:
                     if time.monotonic() > deadline:
                         raise SystemExit("the portal did not start") from None
                     time.sleep(0.3)
+            cpu_before = cpu_seconds(server.pid)
             subprocess.run(
                 [
                     sys.executable, "-m", "locust", "-f", str(BASE_DIR / "bench/locustfile.py"),
@@ -182,6 +219,7 @@ def main() -> int:
                 env=env,
                 check=False,
             )  # fmt: skip
+            server_cpu = cpu_seconds(server.pid) - cpu_before
         finally:
             server.terminate()
             server.wait(15)
@@ -194,7 +232,8 @@ def main() -> int:
     baseline = next(r for r in rows if r["Name"] == "baseline /health/")
     base_p95 = percentiles(baseline)[1] or 1.0
     print(
-        f"\nLoad: {args.users} users for {args.duration} s, {args.workers} uvicorn workers, "
+        f"\nLoad: {args.users} users ({args.pacing} arrivals) for {args.duration} s, "
+        f"{args.workers} {args.server} workers, "
         f"PostgreSQL + Redis ({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})"
     )
     print(f"{'page':<22}{'requests':>9}{'failed':>7}{'p50':>7}{'p95':>7}{'p99':>7}{'p95/base':>10}")
@@ -217,6 +256,10 @@ def main() -> int:
         f"{'all':<22}{total:>9}{failed:>7}{p50:>7.0f}{p95:>7.0f}{p99:>7.0f}{p95 / base_p95:>9.1f}x"
     )
     print(f"throughput {rate:.1f} requests/s, error rate {100 * failed / max(total, 1):.2f} %")
+    print(
+        f"web processes: {server_cpu:.1f} s of CPU, {1000 * server_cpu / max(total, 1):.1f} ms "
+        "per request (the load includes locust's start and stop)"
+    )
     return 0
 
 

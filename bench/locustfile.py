@@ -10,6 +10,13 @@ user sends about one request per second:
 - visitors read the public list of groups and a group's public page;
 - ``/health/`` (no database, no template) is the baseline of the same run.
 
+Each user's requests arrive as a Poisson process of one per second (exponential
+gaps, as independent people click), so the 50 users together send a Poisson
+stream of about 50 requests per second. ``LOAD_PACING=constant`` uses locust's
+``constant_throughput(1)`` instead: every user exactly once a second, and once a
+slow second has put the users in step, they keep arriving together, 50 at once
+(docs/benchmarks.md compares the two).
+
 Users are ``FastHttpUser`` (geventhttpclient): with ``HttpUser`` (requests) locust
 itself added about 18 ms at the median, 36 ms at p95, to an endpoint that answers in
 1 ms on this machine, a third of the 100 ms target (docs/benchmarks.md, Load).
@@ -20,6 +27,7 @@ import json
 import os
 import random
 import re
+import time
 from http.cookiejar import Cookie
 from urllib.parse import urlsplit
 
@@ -36,6 +44,26 @@ def session_cookie(host: str, value: str) -> Cookie:
     )  # fmt: skip
 
 
+def poisson_pacing(rate: float):
+    """A wait time giving Poisson arrivals of ``rate`` per second for each user.
+
+    The next request is due an exponential gap after the previous one was due; a
+    user running late sends at once, but does not catch up on what it missed.
+    """
+
+    def wait_time(user) -> float:
+        now = time.monotonic()
+        due = getattr(user, "_due", now) + random.expovariate(rate)
+        user._due = max(due, now)
+        return user._due - now
+
+    return wait_time
+
+
+PACING = (
+    constant_throughput(1) if os.environ.get("LOAD_PACING") == "constant" else poisson_pacing(1.0)
+)
+
 PLAN = json.loads(open(os.environ["LOAD_PLAN"]).read())  # noqa: SIM115 (read once at import)
 MEMBERS = itertools.cycle(PLAN["members"])
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -43,7 +71,7 @@ CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 class Member(FastHttpUser):
     weight = 8
-    wait_time = constant_throughput(1)
+    wait_time = PACING
 
     def on_start(self):
         self.me = next(MEMBERS)
@@ -130,7 +158,7 @@ class Visitor(FastHttpUser):
 
 class Baseline(FastHttpUser):
     weight = 1
-    wait_time = constant_throughput(1)
+    wait_time = PACING
 
     @task
     def health(self):

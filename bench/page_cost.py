@@ -110,7 +110,7 @@ def main() -> int:
                 profiler.start()
                 rows[name] = measure(who, method, path, data, args.repeat)
                 profiler.stop()
-                print(profiler.output_text(unicode=True, color=False, show_all=False))
+                print(profiler.output_text(unicode=True, color=False, show_all=True))
             else:
                 rows[name] = measure(who, method, path, data, args.repeat)
             if name == args.queries:

@@ -65,6 +65,14 @@ async def _answer(send, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _too_large_text(language: str) -> str:
+    with translation.override(language):
+        return _(
+            "The request is too large. Each file may be at most %(limit)s; "
+            "send large files one at a time."
+        ) % {"limit": filesizeformat(settings.DOCUMENT_MAX_BYTES)}
+
+
 class RequestBodyLimit:
     """Wrap an HTTP ASGI app; ``max_bytes`` defaults to ``settings.REQUEST_MAX_BYTES``.
 
@@ -80,12 +88,7 @@ class RequestBodyLimit:
         return self._max_bytes if self._max_bytes is not None else settings.REQUEST_MAX_BYTES
 
     async def refuse(self, scope, send) -> None:
-        with translation.override(_language(scope)):
-            text = _(
-                "The request is too large. Each file may be at most %(limit)s; "
-                "send large files one at a time."
-            ) % {"limit": filesizeformat(settings.DOCUMENT_MAX_BYTES)}
-        await _answer(send, 413, text)
+        await _answer(send, 413, _too_large_text(_language(scope)))
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -128,3 +131,52 @@ class RequestBodyLimit:
         await self.app(scope, counted_receive, guarded_send)
         if over and not started:
             await self.refuse(scope, send)
+
+
+class RequestBodyLimitWSGI:
+    """The same guard for the WSGI entry point (``portal/wsgi.py``, gunicorn).
+
+    Under WSGI, Django reads a body only as far as its ``Content-Length`` and only
+    when a view asks for it, and upload handlers see it as it streams, so only
+    the declared length needs checking here: over the limit, 413 before Django
+    runs; not a number, 400. A body without ``Content-Length`` is never read.
+    """
+
+    def __init__(self, app, *, max_bytes: int | None = None):
+        self.app = app
+        self._max_bytes = max_bytes
+
+    @property
+    def max_bytes(self) -> int:
+        return self._max_bytes if self._max_bytes is not None else settings.REQUEST_MAX_BYTES
+
+    def __call__(self, environ, start_response):
+        declared = (environ.get("CONTENT_LENGTH") or "").strip()
+        if not declared:
+            return self.app(environ, start_response)
+        if not declared.isdigit():
+            return self._answer(
+                start_response, "400 Bad Request", "Bad request: invalid Content-Length."
+            )
+        if int(declared) > self.max_bytes:
+            request = HttpRequest()
+            request.COOKIES = parse_cookie(environ.get("HTTP_COOKIE", ""))
+            if environ.get("HTTP_ACCEPT_LANGUAGE"):
+                request.META["HTTP_ACCEPT_LANGUAGE"] = environ["HTTP_ACCEPT_LANGUAGE"]
+            language = translation.get_language_from_request(request)
+            return self._answer(start_response, "413 Content Too Large", _too_large_text(language))
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def _answer(start_response, status: str, text: str):
+        body = text.encode()
+        start_response(
+            status,
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("X-Content-Type-Options", "nosniff"),
+                ("Connection", "close"),
+            ],
+        )
+        return [body]

@@ -21,6 +21,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from documents.limits import RequestBodyLimit  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
+from portal.runtime import tune_gc  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -32,15 +33,4 @@ application = ProtocolTypeRouter(
 )
 
 
-# The garbage collector: with a thousand open sockets a process holds many
-# long-lived objects, and the collector's passes pause every socket of the
-# process while they run (bench/chat_fanout.py measured pauses of 10–180 ms,
-# dozens a minute with Python's default thresholds). Collect less often, and keep
-# what was loaded at start-up (Django, the apps, the URLs) out of the passes.
-import gc  # noqa: E402
-
-gc.set_threshold(
-    *(int(n) for n in os.environ.get("PORTAL_GC_THRESHOLD", "200000,100,100").split(","))
-)
-gc.collect()
-gc.freeze()
+tune_gc()

@@ -14,6 +14,10 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 MAILERS = mailers_from(env.email_url("EMAIL_URL"))  # no default: real mail is required
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# gunicorn passes the proxy's address as REMOTE_ADDR; allauth's per-address rate
+# limits (failed logins, sign-ups) read the client from X-Forwarded-For instead,
+# counting this many trusted proxies from the right (docs/deployment.md).
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("PORTAL_TRUSTED_PROXY_COUNT", default=1)
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True

@@ -109,10 +109,12 @@ class RedisServer:
 
 class WebServer:
     """``uvicorn portal.asgi:application`` as in the Procfile (``--ws-max-size`` too),
-    on a free port."""
+    on a free port; with ``kind="gunicorn"``, the pages' production server
+    (``gunicorn -c portal/gunicorn.conf.py``, WSGI, no WebSockets)."""
 
-    def __init__(self, tmp_path: Path, name: str, env: dict):
+    def __init__(self, tmp_path: Path, name: str, env: dict, kind: str = "uvicorn"):
         self.name = name
+        self.kind = kind
         self.port = free_port()
         self.log_path = tmp_path / f"{name}.log"
         self.env = {
@@ -132,15 +134,23 @@ class WebServer:
     def ws_url(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.port}{path}"
 
+    def command(self) -> list[str]:
+        if self.kind == "gunicorn":
+            return [
+                sys.executable, "-m", "gunicorn", "--config", "portal/gunicorn.conf.py",
+                "--bind", f"127.0.0.1:{self.port}", "--workers", "2",
+            ]  # fmt: skip
+        return [
+            sys.executable, "-m", "uvicorn", "portal.asgi:application",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--lifespan", "off", "--ws", "websockets-sansio", "--no-access-log",
+            "--ws-max-size", str(WS_MAX_SIZE),
+        ]  # fmt: skip
+
     def start(self) -> "WebServer":
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
-                [
-                    sys.executable, "-m", "uvicorn", "portal.asgi:application",
-                    "--host", "127.0.0.1", "--port", str(self.port),
-                    "--lifespan", "off", "--ws", "websockets-sansio", "--no-access-log",
-                    "--ws-max-size", str(WS_MAX_SIZE),
-                ],
+                self.command(),
                 cwd=BASE_DIR,
                 env=self.env,
                 stdout=out,

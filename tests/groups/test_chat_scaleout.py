@@ -3,6 +3,8 @@ own ports, sharing one PostgreSQL test database and one Redis.
 
 - A message sent through one process reaches a socket held by the other, and a
   membership removed by a third process (this one) closes the socket at once.
+- In the production split (docs/deployment.md), a message posted through the
+  pages' gunicorn reaches a socket on uvicorn, and gunicorn refuses WebSockets.
 - Redis is restarted under the running servers: messages stored while it was
   down are delivered when the client reconnects with the last number it saw,
   and the room is live again afterwards.
@@ -59,12 +61,13 @@ def cluster(transactional_db, tmp_path, settings):
     }
     env = {"DATABASE_URL": shared_database_url(), "REDIS_URL": redis.url}
     servers = [WebServer(tmp_path, name, env) for name in ("web-a", "web-b")]
+    servers.append(WebServer(tmp_path, "pages", env, kind="gunicorn"))
     try:
         for server in servers:
             server.start()
         for server in servers:
             server.wait_ready()
-        yield {"redis": redis, "a": servers[0], "b": servers[1]}
+        yield {"redis": redis, "a": servers[0], "b": servers[1], "pages": servers[2]}
     finally:
         for server in servers:
             server.stop()
@@ -147,6 +150,46 @@ def post_form(server: WebServer, cookie: str, path: str, fields: dict) -> int:
     response.read()
     conn.close()
     return response.status
+
+
+def test_production_split_a_form_post_on_gunicorn_reaches_a_socket_on_uvicorn(cluster, room):
+    async def scenario():
+        ben = await ChatClient(cluster["b"], room["cookies"]["ben"], "scale-out").open()
+        try:
+            status = await asyncio.to_thread(
+                post_form,
+                cluster["pages"],
+                room["cookies"]["ana"],
+                "/g/scale-out/chat/post/",
+                {"body": "Posted through the pages server"},
+            )
+            assert status == 302
+            received = await body_arrives(ben, "Posted through the pages server")
+            assert received["author"]["name"] == "Ana Lima"
+        finally:
+            await ben.close()
+
+    async_to_sync(scenario)()
+    # gunicorn speaks no WebSocket: the upgrade gets no 101 and no consumer runs.
+    pages = cluster["pages"]
+    conn = http.client.HTTPConnection("127.0.0.1", pages.port, timeout=10)
+    conn.request(
+        "GET",
+        "/ws/groups/scale-out/chat/",
+        headers={
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version": "13",
+            "Origin": pages.url,
+            "Cookie": f"sessionid={room['cookies']['ben']}",
+        },
+    )
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    assert response.status == 404
+    assert pages.process.poll() is None, pages.log()
 
 
 def test_nothing_stored_is_missed_across_a_redis_restart(cluster, room):

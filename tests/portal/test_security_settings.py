@@ -94,3 +94,28 @@ def test_dates_follow_the_users_time_zone(client, user):
     client.get(reverse("dashboard"))
     response = client.get(reverse("dashboard"))
     assert "Europe/Helsinki" in response.content.decode()
+
+
+def test_behind_the_proxy_failed_logins_are_limited_per_client_not_per_proxy(client, settings):
+    """gunicorn sees the proxy's address; allauth's limit must follow X-Forwarded-For."""
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    refused = "Too many failed login attempts"
+
+    def attempt(n: int, forwarded_for: str) -> str:
+        data = {"login": f"nobody{n}@example.org", "password": "wrong-password"}
+        response = client.post(
+            reverse("account_login"),
+            data,
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR=forwarded_for,
+        )
+        return response.content.decode()
+
+    pages = [attempt(n, "203.0.113.7") for n in range(6)]
+    assert [refused in page for page in pages] == [False] * 5 + [True]
+    # Another visitor behind the same proxy is not locked out by the first one.
+    assert refused not in attempt(99, "198.51.100.9")
+    cache.clear()
