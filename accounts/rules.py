@@ -8,7 +8,6 @@ from functools import wraps
 
 import rules
 from allauth.mfa.models import Authenticator
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
@@ -22,8 +21,9 @@ def is_secretariat(user) -> bool:
         return False
     cached = getattr(user, "_is_secretariat", None)
     if cached is None:
-        cached = user.is_superuser or user.groups.filter(name=settings.SECRETARIAT_GROUP).exists()
-        user._is_secretariat = cached
+        from portal.selectors import navigation_facts  # one query with the navigation's count
+
+        cached, _unread = navigation_facts(user)
     return cached
 
 

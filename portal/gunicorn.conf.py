@@ -15,8 +15,10 @@ import os
 
 wsgi_app = "portal.wsgi:application"
 worker_class = "sync"
-# Two per core: one computes while the other waits for PostgreSQL.
-workers = int(os.environ.get("PORTAL_WEB_WORKERS", str(2 * (os.cpu_count() or 1))))
+# One per core plus one, to compute while another waits for PostgreSQL. On 2 cores,
+# bench/load_pages.py measured p95 84 ms (2 workers), 73 ms (3) and 120 ms (4): more
+# workers than that share the cores and every request takes longer.
+workers = int(os.environ.get("PORTAL_WEB_WORKERS", str((os.cpu_count() or 1) + 1)))
 accesslog = None
 timeout = 30
 graceful_timeout = 20

@@ -62,3 +62,38 @@ def notifications_of(user) -> QuerySet[Notification]:
 
 def unread_count(user) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def navigation_facts(user) -> tuple[bool, int]:
+    """Whether ``user`` is in the secretariat group, and their unread notifications.
+
+    What every signed-in page's navigation shows, read in one query (the ORM
+    form took two, and building them cost about 1 ms of CPU per page). Both are
+    kept on the user object for the rest of the request: the permission rules
+    (``accounts.rules.is_secretariat``) ask first, the navigation later, and
+    ``services.notifications_mark_read`` forgets the count it changes.
+    """
+    cached = getattr(user, "_is_secretariat", None), getattr(user, "_unread_notifications", None)
+    if None not in cached:
+        return cached
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.db import connection
+
+    memberships = get_user_model()._meta.get_field("groups").remote_field.through._meta.db_table
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {qn(memberships)} m"  # noqa: S608 (table names only)
+            f" JOIN {qn(Group._meta.db_table)} g ON g.id = m.group_id"
+            " WHERE m.user_id = %s AND g.name = %s),"
+            f" (SELECT COUNT(*) FROM {qn(Notification._meta.db_table)}"
+            " WHERE user_id = %s AND read_at IS NULL)",
+            [user.pk, settings.SECRETARIAT_GROUP, user.pk],
+        )
+        in_group, unread = cursor.fetchone()
+    if cached[0] is None:
+        user._is_secretariat = user.is_superuser or bool(in_group)
+    user._unread_notifications = unread
+    return user._is_secretariat, unread

@@ -78,7 +78,14 @@ def notifications_mark_read(*, user, ids: Iterable[int] | None = None) -> int:
     qs = Notification.objects.filter(user=user, read_at__isnull=True)
     if ids is not None:
         qs = qs.filter(pk__in=list(ids))
+    _forget_unread(user)
     return qs.update(read_at=timezone.now())
+
+
+def _forget_unread(user) -> None:
+    """Drop the unread count ``selectors.navigation_facts`` keeps on the user object."""
+    if getattr(user, "_unread_notifications", None) is not None:
+        user._unread_notifications = None
 
 
 def notification_open(*, user, notification_id: int) -> Notification:
@@ -91,6 +98,7 @@ def notification_open(*, user, notification_id: int) -> Notification:
     if note.read_at is None:
         note.read_at = timezone.now()
         Notification.objects.filter(pk=note.pk, read_at__isnull=True).update(read_at=note.read_at)
+        _forget_unread(user)
     return note
 
 
