@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_countries.fields import LazyTypedChoiceField
 
-from portal.forms import BoundedModelMultipleChoiceField
+from portal.forms import BoundedModelMultipleChoiceField, ModelChoiceField
 
 from .models import BIO_MAX_LENGTH, LANGUAGE_CHOICES, ExpertiseArea, User, timezone_choices
 
@@ -73,7 +73,7 @@ class DirectorySearchForm(forms.Form):
     country = LazyTypedChoiceField(
         label=_("Country"), choices=[("", _("Any country"))] + list(countries), required=False
     )
-    expertise = forms.ModelChoiceField(
+    expertise = ModelChoiceField(
         label=_("Area of expertise"),
         queryset=ExpertiseArea.objects.all(),
         required=False,

@@ -11,6 +11,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from portal.forms import ModelChoiceField
 
 from .models import Document, Folder
 from .selectors import SORTS
@@ -54,7 +55,7 @@ class UploadForm(forms.Form):
         max_length=600,
         help_text=_("Separated by commas, for example: electronic monitoring, guidelines"),
     )
-    folder = forms.ModelChoiceField(
+    folder = ModelChoiceField(
         label=_("Folder"), required=False, queryset=Folder.objects.none(), empty_label=_("(none)")
     )
     new_folder = forms.CharField(
@@ -100,11 +101,11 @@ class FolderForm(forms.Form):
 
 class DocumentFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=200)
-    folder = forms.ModelChoiceField(
+    folder = ModelChoiceField(
         label=_("Folder"), required=False, queryset=Folder.objects.none(), empty_label=_("All")
     )
     keyword = forms.CharField(label=_("Keyword"), required=False, max_length=40)
-    uploader = forms.ModelChoiceField(
+    uploader = ModelChoiceField(
         label=_("Uploaded by"),
         required=False,
         queryset=User.objects.none(),

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from portal.forms import BoundedModelMultipleChoiceField
+from portal.forms import BoundedModelMultipleChoiceField, ModelChoiceField
 
 from .models import ExpertGroup
 
@@ -122,7 +122,7 @@ class AppointForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    group = forms.ModelChoiceField(
+    group = ModelChoiceField(
         label=_("Group"),
         queryset=ExpertGroup.objects.order_by("name"),
         required=False,

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User, timezone_choices
 from documents.models import Document
-from portal.forms import BoundedModelMultipleChoiceField
+from portal.forms import BoundedModelMultipleChoiceField, ModelChoiceField
 
 from .models import Invitee, PollVote
 from .services import MAX_SLOTS
@@ -94,7 +94,7 @@ class MeetingForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 6}),
     )
-    agenda_document = forms.ModelChoiceField(
+    agenda_document = ModelChoiceField(
         label=_("Agenda as a document of the group (optional)"),
         queryset=Document.objects.none(),
         required=False,
@@ -176,7 +176,7 @@ class MinutesForm(forms.Form):
         max_length=100_000,
         widget=forms.Textarea(attrs={"rows": 14}),
     )
-    minutes_document = forms.ModelChoiceField(
+    minutes_document = ModelChoiceField(
         label=_("Minutes as a document of the group (optional)"),
         queryset=Document.objects.none(),
         required=False,

@@ -3,6 +3,7 @@ from collections.abc import Iterable
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import connections, models
+from django.forms.models import ModelChoiceIterator
 
 from .models import Notification, NotificationPreference
 
@@ -26,9 +27,31 @@ def posted_ids(values: Iterable[str]) -> list[int]:
     return ids
 
 
+class ListedModelChoiceIterator(ModelChoiceIterator):
+    """The choices of a model field, read with one plain query.
+
+    Django's iterator calls ``QuerySet.iterator()``, which on PostgreSQL opens a
+    server-side cursor: DECLARE, FETCH and CLOSE, three round trips for a list of
+    a few dozen folders or people in a select (bench/page_cost.py, documents).
+    The exports keep their server-side cursors: they read big tables.
+    """
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
+class ModelChoiceField(forms.ModelChoiceField):
+    iterator = ListedModelChoiceIterator
+
+
 class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
     """Django's field, refusing keys beyond the database's integer range as invalid
     choices before its ``__in`` query, where SQLite raises OverflowError (a 500)."""
+
+    iterator = ListedModelChoiceIterator
 
     def _check_values(self, value):
         meta = self.queryset.model._meta

@@ -94,3 +94,34 @@ def test_the_permission_rules_ask_the_same_one_query(django_assert_num_queries):
     with django_assert_num_queries(1):
         assert is_secretariat(staff) is True
         assert navigation_facts(staff) == (True, 1)
+
+
+def test_model_choices_are_read_with_a_plain_query_not_a_server_side_cursor(monkeypatch):
+    from django.db.models.query import QuerySet
+
+    from accounts.models import User
+    from portal.forms import BoundedModelMultipleChoiceField, ModelChoiceField
+
+    people = [UserFactory(full_name=name) for name in ("Ana Lima", "Ben Okafor")]
+
+    def no_cursor(self, *args, **kwargs):
+        raise AssertionError("QuerySet.iterator() opens a server-side cursor on PostgreSQL")
+
+    monkeypatch.setattr(QuerySet, "iterator", no_cursor)
+    one = ModelChoiceField(queryset=User.objects.order_by("full_name"), empty_label="Anyone")
+    many = BoundedModelMultipleChoiceField(queryset=User.objects.order_by("full_name"))
+    assert [str(label) for _, label in one.choices] == ["Anyone", *map(str, people)]
+    assert [value for value, _ in many.choices] == [p.pk for p in people]
+    html = one.widget.render("who", None)
+    assert "Ana Lima" in html and "Ben Okafor" in html
+
+
+def test_the_documents_page_opens_no_server_side_cursor(client):
+    group = make_group(name="Technology")
+    member = add_member(group)
+    client.force_login(member)
+    url = reverse("documents:list", args=[group.slug])
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    assert not [q for q in queries if q["sql"].lstrip().upper().startswith("DECLARE")]
