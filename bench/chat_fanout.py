@@ -233,6 +233,7 @@ def start_portal(
                 "--host", "127.0.0.1", "--port", str(port),
                 "--lifespan", "off", "--ws", ws, "--no-access-log",
                 "--ws-max-size", "131072", "--ws-per-message-deflate", "false",
+                "--http", os.environ.get("CHAT_BENCH_HTTP", "auto"),
             ],
             cwd=BASE_DIR,
             env=env,
@@ -411,7 +412,13 @@ def main() -> None:
         default="websockets-sansio",
         help="uvicorn's WebSocket implementation (the Procfile's: websockets-sansio)",
     )
+    parser.add_argument(
+        "--http",
+        default="auto",
+        help="uvicorn's HTTP implementation for the upgrade (auto: httptools; or h11)",
+    )
     args = parser.parse_args()
+    os.environ["CHAT_BENCH_HTTP"] = args.http
     if not settings.REDIS_URL:
         raise SystemExit("Set REDIS_URL: the two web processes share Redis (channels-redis).")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -477,7 +484,7 @@ def main() -> None:
     print(
         f"Chat fan-out — {args.clients} clients in {args.groups} groups of "
         f"{args.clients // args.groups}, {args.rate:g} messages/s for {args.duration:g} s; "
-        f"{where}; uvicorn --ws {args.ws}; "
+        f"{where}; uvicorn --ws {args.ws} --http {args.http}; "
         f"PORTAL_GC_THRESHOLD={os.environ.get('PORTAL_GC_THRESHOLD', '(default)')}"
     )
     print(f"{'':24}{'baseline (websockets)':>24}{'portal (2 × uvicorn + Redis)':>30}{'ratio':>8}")
