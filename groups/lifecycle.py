@@ -53,7 +53,7 @@ class Lifecycle:
     current: object | None  # the Mandate in force today, if any
     last: object | None  # the latest (approved) Mandate: the mandate ends with it
     days_left: int | None  # to the end of ``last``, while a term is in force
-    pending_extension: object | None
+    pending_extension: int | None  # the key of the pending extension request, if any
     term_days_left: int | None = None  # to the end of ``current``
 
     @property
@@ -85,10 +85,12 @@ def today() -> date:
 def lifecycle_of(group, on: date | None = None) -> Lifecycle:
     on = on or today()
     mandates = sorted(group.mandates.all(), key=lambda m: m.term)
-    if hasattr(group, "pending_extensions"):
-        pending = group.pending_extensions[0] if group.pending_extensions else None
+    if "pending_extension_pk" in group.__dict__:  # groups_with_lifecycle() read it
+        pending = group.pending_extension_pk
     else:
-        pending = group.extension_requests.filter(state="pending").first()
+        pending = (
+            group.extension_requests.filter(state="pending").values_list("pk", flat=True).first()
+        )
     last = mandates[-1] if mandates else None
     current = next((m for m in mandates if m.start_date <= on < m.end_date), None)
     term_days_left = (current.end_date - on).days if current else None

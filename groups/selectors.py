@@ -4,7 +4,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -12,16 +12,20 @@ from . import lifecycle
 from .models import ExpertGroup, ExtensionRequest, Mandate, Membership
 from .rules import membership_of
 
-PENDING = Prefetch(
-    "extension_requests",
-    queryset=ExtensionRequest.objects.filter(state=ExtensionRequest.State.PENDING),
-    to_attr="pending_extensions",
-)
-
 
 def groups_with_lifecycle() -> QuerySet[ExpertGroup]:
-    """Groups with what their lifecycle needs, in a fixed number of queries."""
-    return ExpertGroup.objects.prefetch_related("mandates", PENDING)
+    """Groups with what their lifecycle needs, in two queries whatever their number.
+
+    The pending extension request (at most one per group) is only ever asked
+    whether it exists, so its key comes with the group (``pending_extension_pk``)
+    instead of a prefetch query of its own: one query less on every group page.
+    """
+    pending = ExtensionRequest.objects.filter(
+        group=OuterRef("pk"), state=ExtensionRequest.State.PENDING
+    ).values("pk")[:1]
+    return ExpertGroup.objects.prefetch_related("mandates").annotate(
+        pending_extension_pk=Subquery(pending)
+    )
 
 
 def groups_public_current() -> QuerySet[ExpertGroup]:

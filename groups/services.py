@@ -67,7 +67,7 @@ def _secretariat_users():
 def _refresh(group) -> ExpertGroup:
     """Re-read the group so its lifecycle reflects what was just written."""
     group.__dict__.pop("_lifecycle", None)
-    group.__dict__.pop("pending_extensions", None)
+    group.__dict__.pop("pending_extension_pk", None)
     if hasattr(group, "_prefetched_objects_cache"):
         group._prefetched_objects_cache = {}
     return group

@@ -26,9 +26,9 @@ pytestmark = pytest.mark.django_db
 # transaction (a savepoint and its release inside the test's transaction: 2), then
 # the page's own queries.
 BUDGETS = {
-    "dashboard": 14,
-    "groups:detail": 13,
-    "groups:members": 11,
+    "dashboard": 13,
+    "groups:detail": 12,
+    "groups:members": 10,
 }
 
 
