@@ -12,6 +12,8 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 from django.conf import settings
+from django.core import signals
+from django.db import close_old_connections
 from django.urls import reverse
 
 from documents.limits import RequestBodyLimitWSGI
@@ -19,6 +21,18 @@ from tests.documents import samples
 from tests.documents.factories import upload_document
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def keep_test_connection():
+    """As Django's test client does: a request must not close (or, with the pool,
+    give back) the test's database connection, which holds the test's transaction."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
 
 MiB = 1024 * 1024
 
