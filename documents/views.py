@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from groups import selectors as group_selectors
+from portal.decorators import read_only
 from portal.forms import posted_ids
 
 from . import selectors, services
@@ -102,7 +103,7 @@ def _oversized_messages(request) -> list[str]:
 # --- Browsing ------------------------------------------------------------
 
 
-@require_GET
+@read_only
 def document_list(request, slug: str):
     group = _group(request, slug)
     folders_qs = Folder.objects.filter(group=group).order_by("name")
@@ -144,7 +145,7 @@ def document_list(request, slug: str):
     )
 
 
-@require_GET
+@read_only
 def document_detail(request, slug: str, pk: int):
     group = _group(request, slug)
     document = _document(request, group, pk)

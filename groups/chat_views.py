@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.rules import secretariat_required
+from portal.decorators import read_only
 
 from . import chat, selectors
 from .transcripts import transcript_csv_lines, transcript_text_lines
@@ -134,7 +135,7 @@ def chat_room(request, slug: str):
     )
 
 
-@require_GET
+@read_only
 def chat_history(request, slug: str):
     """A page of messages as JSON: ``?before=n`` (scrolling up) or ``?after=n`` (catching up)."""
     group = _group(request, slug)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.rules import secretariat_required
 from portal.activity_text import activity_people_load
 from portal.csvexport import csv_response
+from portal.decorators import read_only
 from portal.selectors import activities, activity_table
 
 from . import exports, selectors, services
@@ -117,7 +118,7 @@ def public_detail(request, slug: str):
     )
 
 
-@require_GET
+@read_only
 def detail(request, slug: str):
     group = _group(request, slug)
     return render(
@@ -137,7 +138,7 @@ def detail(request, slug: str):
     )
 
 
-@require_GET
+@read_only
 def members(request, slug: str):
     group = _group(request, slug)
     manage = request.user.has_perm("groups.manage_members", group)

@@ -29,6 +29,7 @@ from django.views.decorators.http import (
 from documents.models import Document
 from groups import selectors as group_selectors
 from groups.models import ExpertGroup
+from portal.decorators import read_only
 
 from . import ics, selectors, services
 from .forms import (
@@ -159,7 +160,7 @@ def schedule(request, slug: str):
     )
 
 
-@require_GET
+@read_only
 def detail(request, slug: str, pk: int):
     group = _group(request, slug)
     meeting = _meeting(group, pk)

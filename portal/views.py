@@ -24,6 +24,7 @@ from meetings import selectors as meeting_selectors
 from . import overview, selectors, services
 from .charts import overview_charts
 from .csvexport import csv_response
+from .decorators import read_only
 from .forms import NotificationPreferencesForm, posted_ids
 from .models import Notification
 
@@ -36,6 +37,7 @@ def home(request):
     return render(request, "portal/home.html", group_views.public_lists(request))
 
 
+@read_only
 def dashboard(request):
     my_groups = group_selectors.groups_of_user(request.user)
     unread = chat_unread_counts_for_request(request)
