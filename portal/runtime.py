@@ -2,9 +2,10 @@
 
 import gc
 import os
+import threading
 
 
-def tune_gc() -> None:
+def tune_gc() -> threading.Thread | None:
     """Collect less often, and keep what was loaded at start-up out of the passes.
 
     With a thousand open sockets a process holds many long-lived objects, and the
@@ -13,8 +14,28 @@ def tune_gc() -> None:
     Python's default thresholds). What was loaded at start-up (Django, the apps,
     the URLs) is frozen: never scanned again. ``PORTAL_GC_THRESHOLD`` overrides
     the thresholds (three integers, as ``gc.set_threshold`` takes them).
+
+    With these thresholds the oldest generation is almost never collected, so
+    cyclic garbage (closed sockets, finished requests) would pile up: a
+    background thread runs a full collection every ``PORTAL_GC_FULL_SECONDS``
+    (default 60; 0: never): one pause a minute instead of dozens, and memory
+    stays flat under connect/disconnect churn (docs/benchmarks.md, Chat fan-out).
     """
     thresholds = os.environ.get("PORTAL_GC_THRESHOLD", "200000,100,100").split(",")
     gc.set_threshold(*(int(n) for n in thresholds))
     gc.collect()
     gc.freeze()
+    every = float(os.environ.get("PORTAL_GC_FULL_SECONDS", "60"))
+    if every <= 0:
+        return None
+    thread = threading.Thread(
+        target=collect_every, args=(every, threading.Event()), name="gc-full", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def collect_every(seconds: float, stop: threading.Event) -> None:
+    """A full collection every ``seconds`` until ``stop`` is set."""
+    while not stop.wait(seconds):
+        gc.collect()
