@@ -38,14 +38,20 @@ def _declared_length(scope) -> int | None:
     return int(values.pop())
 
 
-def _language(scope) -> str:
+def _language_from(cookie: str, accept: str) -> str:
     """The language the visitor asked for (cookie, then Accept-Language), as Django picks it."""
     request = HttpRequest()
-    request.COOKIES = parse_cookie(b"; ".join(_header(scope, b"cookie")).decode("latin-1"))
-    accept = b",".join(_header(scope, b"accept-language")).decode("latin-1")
+    request.COOKIES = parse_cookie(cookie)
     if accept:
         request.META["HTTP_ACCEPT_LANGUAGE"] = accept
     return translation.get_language_from_request(request)
+
+
+def _language(scope) -> str:
+    return _language_from(
+        b"; ".join(_header(scope, b"cookie")).decode("latin-1"),
+        b",".join(_header(scope, b"accept-language")).decode("latin-1"),
+    )
 
 
 async def _answer(send, status: int, text: str) -> None:
@@ -73,8 +79,8 @@ def _too_large_text(language: str) -> str:
         ) % {"limit": filesizeformat(settings.DOCUMENT_MAX_BYTES)}
 
 
-class RequestBodyLimit:
-    """Wrap an HTTP ASGI app; ``max_bytes`` defaults to ``settings.REQUEST_MAX_BYTES``.
+class _BodyLimit:
+    """Wrap an app; ``max_bytes`` defaults to ``settings.REQUEST_MAX_BYTES``.
 
     The limit is read for each request, so a changed setting applies at once.
     """
@@ -86,6 +92,10 @@ class RequestBodyLimit:
     @property
     def max_bytes(self) -> int:
         return self._max_bytes if self._max_bytes is not None else settings.REQUEST_MAX_BYTES
+
+
+class RequestBodyLimit(_BodyLimit):
+    """The guard for an HTTP ASGI app (``portal/asgi.py``, uvicorn)."""
 
     async def refuse(self, scope, send) -> None:
         await _answer(send, 413, _too_large_text(_language(scope)))
@@ -133,7 +143,7 @@ class RequestBodyLimit:
             await self.refuse(scope, send)
 
 
-class RequestBodyLimitWSGI:
+class RequestBodyLimitWSGI(_BodyLimit):
     """The same guard for the WSGI entry point (``portal/wsgi.py``, gunicorn).
 
     Under WSGI, Django reads a body only as far as its ``Content-Length`` and only
@@ -141,14 +151,6 @@ class RequestBodyLimitWSGI:
     the declared length needs checking here: over the limit, 413 before Django
     runs; not a number, 400. A body without ``Content-Length`` is never read.
     """
-
-    def __init__(self, app, *, max_bytes: int | None = None):
-        self.app = app
-        self._max_bytes = max_bytes
-
-    @property
-    def max_bytes(self) -> int:
-        return self._max_bytes if self._max_bytes is not None else settings.REQUEST_MAX_BYTES
 
     def __call__(self, environ, start_response):
         declared = (environ.get("CONTENT_LENGTH") or "").strip()
@@ -159,11 +161,9 @@ class RequestBodyLimitWSGI:
                 start_response, "400 Bad Request", "Bad request: invalid Content-Length."
             )
         if int(declared) > self.max_bytes:
-            request = HttpRequest()
-            request.COOKIES = parse_cookie(environ.get("HTTP_COOKIE", ""))
-            if environ.get("HTTP_ACCEPT_LANGUAGE"):
-                request.META["HTTP_ACCEPT_LANGUAGE"] = environ["HTTP_ACCEPT_LANGUAGE"]
-            language = translation.get_language_from_request(request)
+            language = _language_from(
+                environ.get("HTTP_COOKIE", ""), environ.get("HTTP_ACCEPT_LANGUAGE", "")
+            )
             return self._answer(start_response, "413 Content Too Large", _too_large_text(language))
         return self.app(environ, start_response)
 
