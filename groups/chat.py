@@ -620,10 +620,6 @@ def chat_unread_counts_for_request(request) -> dict[int, int]:
     return counts
 
 
-def chat_unread_total(user) -> int:
-    return sum(chat_unread_counts(user).values())
-
-
 def chat_transcript(group):
     """Every message of the group, oldest first, with earlier versions (for exports)."""
     return chat_messages(group).prefetch_related("edits").order_by("seq").iterator(chunk_size=1000)
