@@ -3,7 +3,7 @@
 import itertools
 from datetime import date, datetime, time
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .activity_text import activity_people_load, activity_text
@@ -13,6 +13,8 @@ from .models import Activity, Notification
 #: Rows read (and people looked up) per query when exporting the activity log.
 ACTIVITY_EXPORT_BATCH = 2000
 ACTIVITY_COLUMNS = ("when_utc", "group", "actor", "action", "summary", "text")
+#: Notifications per page of the notification list.
+NOTIFICATIONS_PER_PAGE = 30
 
 
 def activities(
@@ -58,6 +60,13 @@ def activity_table(rows: QuerySet[Activity]) -> CsvTable:
 
 def notifications_of(user) -> QuerySet[Notification]:
     return Notification.objects.filter(user=user).order_by("-created_at", "-pk")
+
+
+def notification_page_number(note: Notification) -> int:
+    """The page of its owner's notification list (``notifications_of``) that shows ``note``."""
+    newer = Q(created_at__gt=note.created_at) | Q(created_at=note.created_at, pk__gt=note.pk)
+    before = notifications_of(note.user_id).filter(newer).count()
+    return before // NOTIFICATIONS_PER_PAGE + 1
 
 
 def unread_count(user) -> int:

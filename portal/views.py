@@ -107,7 +107,9 @@ def error_500(request):
 
 @require_GET
 def notifications(request):
-    page = Paginator(selectors.notifications_of(request.user), 30).get_page(request.GET.get("page"))
+    page = Paginator(
+        selectors.notifications_of(request.user), selectors.NOTIFICATIONS_PER_PAGE
+    ).get_page(request.GET.get("page"))
     return render(request, "portal/notifications.html", {"page": page})
 
 
@@ -141,7 +143,8 @@ def notification_open(request, pk: int):
 
     A link (GET) on purpose: marking one's own notification read is harmless and
     idempotent. Only its owner may open it (404 for anyone else); a target that is
-    not on this site leads to the notification list instead.
+    not on this site leads to the notification list instead, on the page that
+    shows it.
     """
     try:
         note = services.notification_open(user=request.user, notification_id=pk)
@@ -149,7 +152,9 @@ def notification_open(request, pk: int):
         raise Http404 from None
     if _is_local_url(request, note.url):
         return HttpResponseRedirect(note.url)
-    return redirect(f"{reverse('notifications')}#notification-{note.pk}")
+    page = selectors.notification_page_number(note)
+    query = f"?page={page}" if page > 1 else ""
+    return redirect(f"{reverse('notifications')}{query}#notification-{note.pk}")
 
 
 @require_http_methods(["GET", "POST"])

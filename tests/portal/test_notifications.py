@@ -281,6 +281,28 @@ def test_opening_a_notification_never_redirects_to_another_site(run, auth_client
     assert created.read_at is not None
 
 
+def test_an_off_site_notification_opens_the_list_page_that_shows_it(run, auth_client, user):
+    """The list shows the newest first, ties by creation order reversed, 30 a page."""
+    older = note(run, utc(8), user, Category.CHAT, "Older", url="https://evil.example/")
+    tied = [
+        note(run, utc(9), user, Category.CHAT, f"Tied {n}", url="//evil.example/")
+        for n in range(30)
+    ]
+    # Newest first: the 30 tied ones fill page 1, the last one created first.
+    cases = [(older, 2), (tied[0], 1), (tied[-1], 1)]
+    for target, page in cases:
+        query = f"?page={page}" if page > 1 else ""
+        location = auth_client.get(reverse("notification_open", args=[target.pk]))["Location"]
+        assert location == f"{reverse('notifications')}{query}#notification-{target.pk}"
+        assert f'id="notification-{target.pk}"' in auth_client.get(location).text
+
+    # A tie broken by creation order: one more at the same time pushes the first to page 2.
+    note(run, utc(9), user, Category.CHAT, "Tied last", url="")
+    location = auth_client.get(reverse("notification_open", args=[tied[0].pk]))["Location"]
+    assert location == f"{reverse('notifications')}?page=2#notification-{tied[0].pk}"
+    assert f'id="notification-{tied[0].pk}"' in auth_client.get(location).text
+
+
 # --- E-mail preferences --------------------------------------------------------
 
 
