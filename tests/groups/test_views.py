@@ -529,12 +529,17 @@ def test_the_filtered_dashboard_queries_do_not_grow(client):
 
 
 def _action_buttons(html: str) -> dict[str, str]:
-    """Membership action URL -> its button's accessible name (all its text, hidden or not)."""
+    """Membership action URL -> its button's accessible name (aria-label, else all its text)."""
+
+    def name(attributes: str, text: str) -> str:
+        label = re.search(r'aria-label="([^"]*)"', attributes)
+        return " ".join(unescape(label[1] if label else re.sub(r"<[^>]+>", "", text)).split())
+
     return {
-        action: " ".join(unescape(re.sub(r"<[^>]+>", "", text)).split())
-        for action, text in re.findall(
+        action: name(attributes, text)
+        for action, attributes, text in re.findall(
             r'<form method="post" action="([^"]*/members/\d+/[\w-]+/)"[^>]*>.*?'
-            r"<button[^>]*>(.*?)</button>",
+            r"<button([^>]*)>(.*?)</button>",
             html,
             re.S,
         )
@@ -567,8 +572,25 @@ def test_every_member_action_button_names_the_member_it_applies_to(client):
     }
     # The visible words stay first (the accessible name starts with them), and the
     # confirmation asked before removing says whom.
-    assert 'Remove<span class="visually-hidden">: Nina Newcomer</span>' in html
+    assert 'aria-label="Remove: Nina Newcomer">Remove</button>' in html
     assert 'data-confirm="Remove Nina Newcomer from the group?"' in html
+
+
+def test_member_action_buttons_are_named_in_the_coordinators_language(client):
+    group = make_group()
+    coordinator = coordinator_of(group)
+    coordinator.language = "fr"
+    coordinator.save(update_fields=["language"])
+    add_member(group, UserFactory(full_name="Nina Newcomer"))
+    client.force_login(coordinator)
+    html = client.get(reverse("groups:members", args=[group.slug])).content.decode()
+    # French sets a non-breaking space before the colon; the visible words come first.
+    for label, words in [
+        ("Nommer coordinateur\u00a0: Nina Newcomer", "Nommer coordinateur"),
+        ("Retirer\u00a0: Nina Newcomer", "Retirer"),
+        (f"Rétablir comme membre\u00a0: {coordinator}", "Rétablir comme membre"),
+    ]:
+        assert f'aria-label="{label}">{words}</button>' in html
 
 
 def test_approving_ones_own_join_request_on_the_members_page_is_refused(client):
