@@ -79,6 +79,11 @@ def _too_large_text(language: str) -> str:
         ) % {"limit": filesizeformat(settings.DOCUMENT_MAX_BYTES)}
 
 
+def _bad_length_text(language: str) -> str:
+    with translation.override(language):
+        return _("Bad request: invalid Content-Length.")
+
+
 class _BodyLimit:
     """Wrap an app; ``max_bytes`` defaults to ``settings.REQUEST_MAX_BYTES``.
 
@@ -108,7 +113,7 @@ class RequestBodyLimit(_BodyLimit):
         try:
             declared = _declared_length(scope)
         except ValueError:
-            await _answer(send, 400, "Bad request: invalid Content-Length.")
+            await _answer(send, 400, _bad_length_text(_language(scope)))
             return
         if declared is not None and declared > limit:
             await self.refuse(scope, send)
@@ -157,15 +162,18 @@ class RequestBodyLimitWSGI(_BodyLimit):
         if not declared:
             return self.app(environ, start_response)
         if not declared.isdigit():
-            return self._answer(
-                start_response, "400 Bad Request", "Bad request: invalid Content-Length."
-            )
+            text = _bad_length_text(self._language(environ))
+            return self._answer(start_response, "400 Bad Request", text)
         if int(declared) > self.max_bytes:
-            language = _language_from(
-                environ.get("HTTP_COOKIE", ""), environ.get("HTTP_ACCEPT_LANGUAGE", "")
-            )
-            return self._answer(start_response, "413 Content Too Large", _too_large_text(language))
+            text = _too_large_text(self._language(environ))
+            return self._answer(start_response, "413 Content Too Large", text)
         return self.app(environ, start_response)
+
+    @staticmethod
+    def _language(environ) -> str:
+        return _language_from(
+            environ.get("HTTP_COOKIE", ""), environ.get("HTTP_ACCEPT_LANGUAGE", "")
+        )
 
     @staticmethod
     def _answer(start_response, status: str, text: str):

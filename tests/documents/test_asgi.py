@@ -192,6 +192,14 @@ def test_an_invalid_content_length_is_a_bad_request():
     assert inner.calls == 0
 
 
+def test_the_bad_request_answer_speaks_the_visitors_language():
+    guard = RequestBodyLimit(EchoApp(), max_bytes=1000)
+    headers = [(b"content-length", b"ten"), (b"accept-language", b"fr-FR,fr;q=0.9")]
+    talk = run(guard, http_scope("POST", headers=headers), Conversation([]))
+    assert talk.status == HTTPStatus.BAD_REQUEST
+    assert talk.body.decode() == "Requête incorrecte\u00a0: Content-Length invalide."
+
+
 def test_websockets_pass_through_untouched():
     seen = []
 

@@ -123,6 +123,14 @@ def test_an_invalid_content_length_is_a_bad_request(length):
     assert inner.calls == 0
 
 
+def test_the_bad_request_answer_speaks_the_visitors_language():
+    env = environ("POST", length="ten", HTTP_COOKIE="django_language=fr")
+    status, headers, body = call(RequestBodyLimitWSGI(Spy(), max_bytes=1000), env)
+    assert status.startswith("400")
+    assert headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert body.decode() == "Requête incorrecte\u00a0: Content-Length invalide."
+
+
 def test_the_limit_follows_the_setting(settings):
     settings.REQUEST_MAX_BYTES = 10
     status, _, _ = call(RequestBodyLimitWSGI(Spy()), environ("POST", body=b"z" * 11, length="11"))
