@@ -4,7 +4,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,10 +20,15 @@ def groups_with_lifecycle() -> QuerySet[ExpertGroup]:
     whether it exists, so its key comes with the group (``pending_extension_pk``)
     instead of a prefetch query of its own: one query less on every group page.
     """
-    pending = ExtensionRequest.objects.filter(
-        group=OuterRef("pk"), state=ExtensionRequest.State.PENDING
-    ).values("pk")[:1]
-    return ExpertGroup.objects.prefetch_related("mandates").annotate(
+    pending = (
+        ExtensionRequest.objects.filter(group=OuterRef("pk"), state=ExtensionRequest.State.PENDING)
+        .order_by()
+        .values("pk")[:1]
+    )
+    # Ordered by term alone: the model's default order (group, term) joins the
+    # group table again to sort by its name, for rows that share one group.
+    mandates = Prefetch("mandates", queryset=Mandate.objects.order_by("term"))
+    return ExpertGroup.objects.prefetch_related(mandates).annotate(
         pending_extension_pk=Subquery(pending)
     )
 

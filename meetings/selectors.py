@@ -23,7 +23,9 @@ def _active_group_ids(user):
 
 def with_viewer(meetings: QuerySet[Meeting], user) -> QuerySet[Meeting]:
     """Annotate ``invited`` and ``my_answer`` ("" when not answered or not invited)."""
-    mine = Invitee.objects.filter(meeting=OuterRef("pk"), user_id=user.pk)
+    # No ordering: one invitee row per meeting and user at most, and the default
+    # order would join the meeting and user tables into the subquery.
+    mine = Invitee.objects.filter(meeting=OuterRef("pk"), user_id=user.pk).order_by()
     return meetings.annotate(invited=Exists(mine), my_answer=Subquery(mine.values("answer")[:1]))
 
 
@@ -46,9 +48,14 @@ def upcoming_of_group(group, *, user) -> QuerySet[Meeting]:
     return with_viewer(with_counts(rows), user).order_by("starts_at", "pk")
 
 
-def past_of_group(group, *, user) -> QuerySet[Meeting]:
-    rows = Meeting.objects.filter(group=group, ends_at__lt=timezone.now()).select_related("group")
+def past_of_group(group, *, user, now=None) -> QuerySet[Meeting]:
+    rows = past_rows_of_group(group, now=now).select_related("group")
     return with_viewer(with_counts(rows), user).order_by("-starts_at", "-pk")
+
+
+def past_rows_of_group(group, *, now=None) -> QuerySet[Meeting]:
+    """The group's past meetings, plain: what ``past_of_group`` lists, to count."""
+    return Meeting.objects.filter(group=group, ends_at__lt=now or timezone.now())
 
 
 def meeting_for_viewer(*, group, pk: int) -> Meeting:

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models.functions import Lower
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -30,6 +29,7 @@ from documents.models import Document
 from groups import selectors as group_selectors
 from groups.models import ExpertGroup
 from portal.decorators import read_only
+from portal.pagination import Paginator
 
 from . import ics, selectors, services
 from .forms import (
@@ -119,10 +119,15 @@ def _ics_response(content: bytes, filename: str) -> HttpResponse:
 # --- A group's meetings ------------------------------------------------------
 
 
-@require_GET
+@read_only
 def group_meetings(request, slug: str):
     group = _group(request, slug)
-    past = Paginator(selectors.past_of_group(group, user=request.user), settings.MEETING_PAGE_SIZE)
+    now = timezone.now()
+    past = Paginator(
+        selectors.past_of_group(group, user=request.user, now=now),
+        settings.MEETING_PAGE_SIZE,
+        count_from=selectors.past_rows_of_group(group, now=now),
+    )
     return render(
         request,
         "meetings/group_list.html",

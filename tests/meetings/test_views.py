@@ -5,6 +5,8 @@ from http import HTTPStatus
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -531,6 +533,30 @@ def test_my_past_meetings_are_paginated(client, settings, group, member, clock):
         ["On the 2th"],
     ]
     assert "page=2" in client.get(url("mine_past")).content.decode()
+
+
+def test_a_groups_past_meetings_are_paginated_and_counted_without_the_annotations(
+    client, settings, group, member, clock
+):
+    settings.MEETING_PAGE_SIZE = 2
+    for day in (2, 3, 4, 5, 6):
+        make_meeting(group, title=f"On the {day}th", starts_at=local(2027, 3, day, 10))
+    clock.move_to(datetime(2027, 3, 10, 9, 0, tzinfo=UTC))
+    client.force_login(member)
+    pages = [client.get(url("group_list", group) + f"?page={n}").context for n in (1, 2, 3)]
+    assert [[m.title for m in page["past"]] for page in pages] == [
+        ["On the 6th", "On the 5th"],
+        ["On the 4th", "On the 3th"],
+        ["On the 2th"],
+    ]
+    assert pages[0]["past"].paginator.num_pages == 3
+    # The past meetings are counted from the plain rows: no answer counts and no
+    # viewer's answer built into the COUNT query.
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url("group_list", group))
+    counts = [q["sql"] for q in queries if q["sql"].startswith("SELECT COUNT(")]
+    assert len(counts) == 1
+    assert "meetings_invitee" not in counts[0]
 
 
 def test_the_month_calendar_survives_a_bad_month_parameter(client, member):

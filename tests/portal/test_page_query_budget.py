@@ -133,6 +133,7 @@ READ_ONLY_PAGES = [
     ("groups:members", True),
     ("documents:list", True),
     ("groups:chat_history", True),
+    ("meetings:group_list", True),
 ]
 
 
