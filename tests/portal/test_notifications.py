@@ -199,6 +199,22 @@ def test_marking_one_notification_read_leaves_the_others_unread(run, auth_client
     assert f'name="id" value="{second.pk}"' in page
 
 
+def test_each_mark_as_read_button_is_named_after_its_notification_in_the_users_language(
+    run, auth_client, user
+):
+    note(run, utc(9), user, Category.CHAT, "Budget call", url="/dashboard/")
+    page = auth_client.get(reverse("notifications")).text
+    assert 'aria-label="Mark as read: Budget call">Mark as read</button>' in page
+    user.language = "fr"
+    user.save(update_fields=["language"])
+    page = auth_client.get(reverse("notifications")).text
+    with translation.override("fr"):
+        label = gettext("Mark as read: %(title)s") % {"title": "Budget call"}
+        visible = gettext("Mark as read")
+    assert label != "Mark as read: Budget call"
+    assert f'aria-label="{label}">{visible}</button>' in page
+
+
 def test_mark_all_read_marks_every_own_notification(run, auth_client, user):
     for i in range(3):
         note(run, utc(9, i), user, Category.MEMBERSHIP, f"Note {i}")
