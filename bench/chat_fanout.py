@@ -36,6 +36,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import resource
 import socket
 import statistics
@@ -110,6 +111,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django.utils.crypto import get_random_string  # noqa: E402
+from machine import machine_speed_ms  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from groups.models import ExpertGroup, Mandate, Membership  # noqa: E402
@@ -224,7 +226,8 @@ def start_portal(
         **os.environ,
         "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"],
         "DATABASE_URL": db_url,
-        "DJANGO_LOG_LEVEL": "WARNING",
+        # INFO: the servers log each timed full collection (portal/runtime.py).
+        "DJANGO_LOG_LEVEL": "INFO",
     }
     with log.open("wb") as out:
         return subprocess.Popen(
@@ -424,6 +427,7 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
 
+    speed_before = machine_speed_ms()
     old_name = connection.settings_dict["NAME"]
     where = database_create()
     logs = BENCH_DIR
@@ -480,6 +484,14 @@ def main() -> None:
         for process in processes:
             stop(process)
         database_drop(old_name)
+    speed_after = machine_speed_ms()
+    pauses = [
+        float(m.group(1))
+        for i in range(2)
+        for m in re.finditer(
+            r"full collection: ([0-9.]+) ms", (logs / f"chat_fanout_web{i}.log").read_text()
+        )
+    ]
 
     print(
         f"Chat fan-out — {args.clients} clients in {args.groups} groups of "
@@ -508,6 +520,14 @@ def main() -> None:
         if isinstance(base[key], float) and base[key]:
             ratio = f"{ours[key] / base[key]:.1f}x"
         print(f"{label:24}{fmt.format(base[key]):>24}{fmt.format(ours[key]):>30}{ratio:>8}")
+    pause_text = (
+        f", pause mean {statistics.mean(pauses):.1f} ms, max {max(pauses):.1f} ms" if pauses else ""
+    )
+    print(f"timed full collections in the servers: {len(pauses)}{pause_text}")
+    print(
+        f"machine speed: sum(range(10**6)) took {speed_before:.1f} ms before, "
+        f"{speed_after:.1f} ms after (lower is faster)"
+    )
     if series:
         print(
             f"\nChurn: {args.churn} rounds of {args.clients} connects and disconnects; "

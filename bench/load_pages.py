@@ -51,6 +51,7 @@ from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from machine import machine_speed_ms  # noqa: E402
 
 
 def database_create() -> str:
@@ -154,6 +155,21 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of every PostgreSQL process (server and backends) so far."""
+    import psutil
+
+    total = 0.0
+    for p in psutil.process_iter(["name"]):
+        if p.info["name"] in ("postgres", "postmaster"):
+            try:
+                t = p.cpu_times()
+            except psutil.Error:
+                continue
+            total += t.user + t.system
+    return total
+
+
 def percentiles(row: dict) -> tuple[float, float, float]:
     return (float(row["50%"]), float(row["95%"]), float(row["99%"]))
 
@@ -207,7 +223,8 @@ def main() -> int:
                     if time.monotonic() > deadline:
                         raise SystemExit("the portal did not start") from None
                     time.sleep(0.3)
-            cpu_before = cpu_seconds(server.pid)
+            speed_before = machine_speed_ms()
+            cpu_before, pg_before = cpu_seconds(server.pid), postgres_cpu_seconds()
             subprocess.run(
                 [
                     sys.executable, "-m", "locust", "-f", str(BASE_DIR / "bench/locustfile.py"),
@@ -220,6 +237,8 @@ def main() -> int:
                 check=False,
             )  # fmt: skip
             server_cpu = cpu_seconds(server.pid) - cpu_before
+            pg_cpu = postgres_cpu_seconds() - pg_before
+            speed_after = machine_speed_ms()
         finally:
             server.terminate()
             server.wait(15)
@@ -259,6 +278,11 @@ def main() -> int:
     print(
         f"web processes: {server_cpu:.1f} s of CPU, {1000 * server_cpu / max(total, 1):.1f} ms "
         "per request (the load includes locust's start and stop)"
+    )
+    print(f"PostgreSQL: {pg_cpu:.1f} s of CPU, {1000 * pg_cpu / max(total, 1):.1f} ms per request")
+    print(
+        f"machine speed: sum(range(10**6)) took {speed_before:.1f} ms before the load, "
+        f"{speed_after:.1f} ms after (lower is faster)"
     )
     return 0
 

@@ -18,11 +18,26 @@ together. ``--profile NAME`` runs pyinstrument (``pip install pyinstrument``) on
 that page's requests and prints the profile; ``--queries NAME`` prints the SQL
 of one request of that page. Not a test: nothing here asserts a
 time.
+
+CPU times on this shared VM vary by half from one hour to the next, more than
+most changes to a page save. ``--callgrind`` counts instructions instead, the
+same from run to run to about 0.1 % (valgrind is on the machine):
+
+    DATABASE_URL=… REDIS_URL=… valgrind --tool=callgrind --instr-atstart=no \
+        --dump-instr=no --collect-jumps=no .venv/bin/python bench/page_cost.py \
+        --repeat 5 --callgrind
+
+The database is built without instrumentation (faster); each page's requests
+are then counted on their own (``callgrind_control`` dumps after its warm-up
+and after its requests) and printed as millions of instructions per request.
+The ``callgrind.out.*`` files are left in the current directory.
 """
 
 import argparse
 import os
+import re
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -60,10 +75,38 @@ def pages(member: dict) -> dict[str, tuple[str, str, dict]]:
     }
 
 
-def measure(client, method, path, data, repeat):
+def callgrind_dump(label: str) -> None:
+    """Ask the valgrind this process runs under to write its counts so far (and reset)."""
+    subprocess.run(["callgrind_control", "-d", label, str(os.getpid())], check=True)
+
+
+def dump_label(name: str) -> str:
+    """A page name as callgrind_control passes it on (no spaces or brackets)."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", name)
+
+
+def callgrind_counts(repeat: int) -> dict[str, float]:
+    """Instructions per request of each page, from the dumps ``callgrind_dump`` asked for."""
+    counts = {}
+    for path in Path.cwd().glob(f"callgrind.out.{os.getpid()}.*"):
+        text = path.read_text(errors="replace")
+        trigger = re.search(r"^desc: Trigger: .*?dump page:(.*)$", text, re.M)
+        total = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
+        if trigger and total:
+            counts[trigger.group(1)] = int(total.group(1)) / repeat
+    return counts
+
+
+def measure(client, method, path, data, repeat, name="", callgrind=False):
     send = getattr(client, method)
     for _ in range(2):
         send(path, data)
+    if callgrind:
+        callgrind_dump("warm-up")
+        for _ in range(repeat):
+            response = send(path, data)
+        callgrind_dump("page:" + dump_label(name))
+        return {"status": response.status_code}
     cpu, wall = [], []
     with CaptureQueriesContext(connection) as queries:
         for _ in range(repeat):
@@ -81,13 +124,32 @@ def measure(client, method, path, data, repeat):
     }
 
 
+def gc_settle() -> None:
+    """The web processes' collector settings (portal/runtime.py), without the timer thread.
+
+    Counts are then the same from one run to the next (to about 0.1 %), where
+    CPU times on this shared VM vary by half.
+    """
+    os.environ["PORTAL_GC_FULL_SECONDS"] = "0"
+    from portal.runtime import tune_gc
+
+    tune_gc()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--profile", default="", help="page name to profile with pyinstrument")
     parser.add_argument("--queries", default="", help="page name whose SQL queries to print")
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="run under valgrind --tool=callgrind: count instructions per request instead",
+    )
     args = parser.parse_args()
+    if args.callgrind:
+        gc_settle()
 
     old_name = connection.settings_dict["NAME"]
     load_pages.database_create()
@@ -101,6 +163,8 @@ def main() -> int:
         client.cookies["sessionid"] = member["cookie"]
         visitor = Client()
         rows = {}
+        if args.callgrind:
+            subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True)
         for name, (method, path, data) in pages(member).items():
             who = visitor if ("public" in name or "baseline" in name) else client
             if name == args.profile:
@@ -112,7 +176,9 @@ def main() -> int:
                 profiler.stop()
                 print(profiler.output_text(unicode=True, color=False, show_all=True))
             else:
-                rows[name] = measure(who, method, path, data, args.repeat)
+                rows[name] = measure(
+                    who, method, path, data, args.repeat, name=name, callgrind=args.callgrind
+                )
             if name == args.queries:
                 with CaptureQueriesContext(connection) as queries:
                     getattr(who, method)(path, data)
@@ -122,6 +188,16 @@ def main() -> int:
     finally:
         connection.close()
         connection.creation.destroy_test_db(old_name, verbosity=0)
+
+    if args.callgrind:
+        counts = callgrind_counts(args.repeat)
+        base = counts.get(dump_label("baseline /health/")) or 1.0
+        print(f"\nInstructions per request (callgrind), {args.repeat} requests each, PostgreSQL")
+        print(f"{'page':<20}{'status':>7}{'M instr':>10}{'/base':>9}")
+        for name, r in rows.items():
+            n = counts.get(dump_label(name), 0.0)
+            print(f"{name:<20}{r['status']:>7}{n / 1e6:>10.2f}{n / base:>8.1f}x")
+        return 0
 
     base = rows["baseline /health/"]["cpu"] or 1.0
     print(f"\nPage cost, {args.repeat} requests each, in process (test client), PostgreSQL")

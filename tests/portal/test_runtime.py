@@ -1,6 +1,7 @@
 """The web processes' garbage-collector settings (portal/runtime.py)."""
 
 import gc
+import logging
 import threading
 
 from portal import runtime
@@ -22,6 +23,16 @@ def test_full_collections_run_on_a_timer_until_stopped(monkeypatch):
     assert not worker.is_alive()
     assert len(calls) >= 3
     assert calls[0] == ()  # a full collection: every generation
+
+
+def test_each_timed_collection_logs_its_pause(monkeypatch, caplog):
+    monkeypatch.setattr(runtime.gc, "collect", lambda *a: 7)
+    stop = threading.Event()
+    monkeypatch.setattr(stop, "wait", lambda seconds: stop.is_set() or stop.set() or False)
+    with caplog.at_level(logging.INFO, logger="portal.runtime"):
+        runtime.collect_every(60, stop)
+    assert [r.getMessage() for r in caplog.records][0].startswith("full collection: ")
+    assert caplog.records[0].getMessage().endswith(" ms, 7 unreachable objects found")
 
 
 def test_the_thresholds_and_the_timer_follow_the_environment(monkeypatch):
