@@ -41,6 +41,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
         for connection in connections.all(initialized_only=True):
             if getattr(connection, "pool", None) is not None:
                 connection.close_pool()
+        # A connection another thread still holds (a live server's request thread,
+        # checked out of the pool) would keep PostgreSQL from dropping the test
+        # database ("1 other session"): end every other session on it.
+        connection = connections["default"]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            connection.close()
 
 
 @pytest.fixture(autouse=True)
