@@ -519,14 +519,42 @@ def _name(user) -> str:
 
 
 def chat_messages(group) -> QuerySet[ChatMessage]:
-    """The group's messages with what ``message_payload`` needs, in a fixed number of queries."""
-    from accounts.models import User
-
+    """The group's messages with what ``message_payload`` and the exports need, in a
+    fixed number of queries."""
     return (
         ChatMessage.objects.filter(group=group)
         .select_related("author", "deleted_by", "reply_to__author", "document__group")
-        .prefetch_related(Prefetch("mentions", queryset=User.objects.only("pk")))
+        .prefetch_related(Prefetch("mentions", queryset=_user_pks()))
     )
+
+
+#: What ``message_payload`` reads of a message and the rows joined to it. The pages
+#: of history a browser loads read only these columns: the full rows (three people,
+#: the replied-to message, the document and its group) made a page of 50 messages
+#: cost more to build than all the rest of the request (bench/page_cost.py).
+PAYLOAD_FIELDS = (
+    *("seq", "body", "client_id", "created_at", "edited_at", "deleted_at", "deleted_by_id"),
+    *("author__full_name", "author__email", "author__deleted_at"),
+    *("reply_to__seq", "reply_to__body", "reply_to__deleted_at"),
+    *("reply_to__author__full_name", "reply_to__author__email", "reply_to__author__deleted_at"),
+    *("document__title", "document__binned_at", "document__group__slug"),
+)
+
+
+def chat_messages_for_clients(group) -> QuerySet[ChatMessage]:
+    """``chat_messages`` with only what ``message_payload`` reads."""
+    return (
+        ChatMessage.objects.filter(group=group)
+        .select_related("author", "reply_to__author", "document__group")
+        .prefetch_related(Prefetch("mentions", queryset=_user_pks()))
+        .only(*PAYLOAD_FIELDS)
+    )
+
+
+def _user_pks():
+    from accounts.models import User
+
+    return User.objects.only("pk").order_by()
 
 
 def chat_history(
@@ -542,7 +570,7 @@ def chat_history(
     ``before_seq``: the page before it (scrolling up). Neither: the latest page.
     """
     limit = max(1, min(limit, RESUME_BATCH))
-    rows = chat_messages(group)
+    rows = chat_messages_for_clients(group)
     if after_seq is not None:
         page = list(rows.filter(seq__gt=after_seq).order_by("seq")[: limit + 1])
         return page[:limit], len(page) > limit
@@ -559,7 +587,7 @@ def chat_history_around(
     in order, and whether there are earlier and later ones."""
     limit = max(2, min(limit, RESUME_BATCH))
     half = limit // 2
-    rows = chat_messages(group)
+    rows = chat_messages_for_clients(group)
     earlier = list(rows.filter(seq__lt=seq).order_by("-seq")[: half + 1])
     later = list(rows.filter(seq__gte=seq).order_by("seq")[: limit - half + 1])
     page = list(reversed(earlier[:half])) + later[: limit - half]
@@ -569,7 +597,7 @@ def chat_history_around(
 def chat_changed_since(*, group, since: datetime, upto_seq: int) -> list[ChatMessage]:
     """Messages up to ``upto_seq`` edited or deleted since ``since`` (a client catching up)."""
     since = since - CLOCK_MARGIN
-    rows = chat_messages(group).filter(
+    rows = chat_messages_for_clients(group).filter(
         Q(edited_at__gte=since) | Q(deleted_at__gte=since), seq__lte=upto_seq
     )
     return list(rows.order_by("-seq")[:CHANGED_LIMIT])[::-1]

@@ -338,6 +338,38 @@ def test_history_costs_the_same_queries_however_many_messages(room, settings):
     assert_queries_do_not_grow(read, grow)
 
 
+def test_history_reads_only_what_the_payload_needs_and_says_the_same(room, settings):
+    """The history's rows are trimmed to the payload's columns (chat.PAYLOAD_FIELDS):
+    every kind of message says the same as from the full rows, with no query more."""
+    settings.CHAT_RATE_LIMIT = (1000, 10)
+    group = room["group"]
+    document = upload_document(group, room["ana"], title="Agenda")
+    binned = upload_document(group, room["ana"], title="Old draft")
+    first = post(room, body="first @Ben Okafor")
+    post(room, who="ben", body="an answer", reply_to=first.pk)
+    post(room, body="see the agenda", document=document.pk)
+    post(room, body="the old draft", document=binned.pk)
+    removed = post(room, who="ben", body="to be removed")
+    chat.chat_message_delete(actor=room["coordinator"], group=group, message_id=removed.pk)
+    post(room, who="ana", body="a reply to a removed one", reply_to=removed.pk)
+    post(room, who="ben", body="before leaving")
+    document_bin(actor=room["ana"], document=binned)
+    type(room["ben"]).objects.filter(pk=room["ben"].pk).update(deleted_at=timezone.now())
+
+    page, _more = chat.chat_history(group=group)
+    with CaptureQueriesContext(connection) as queries:
+        trimmed = [chat.message_payload(m, viewer_id=room["ana"].pk) for m in page]
+    assert len(queries) == 0  # nothing deferred is read afterwards
+    full = [
+        chat.message_payload(m, viewer_id=room["ana"].pk)
+        for m in chat.chat_messages(group).order_by("seq")
+    ]
+    assert trimmed == full
+    assert len(trimmed) == 7
+    assert {p["author"]["name"] for p in trimmed} >= {"Ana Lima", "Former member"}
+    assert [p["document"]["title"] for p in trimmed if p["document"]] == ["Agenda", None]
+
+
 def test_unread_counts_per_group_exclude_own_and_deleted_messages_and_clear_when_read(room):
     other = make_group()
     add_member(other, room["ana"])
