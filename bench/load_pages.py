@@ -140,34 +140,34 @@ def server_command(server: str, port: int, workers: int) -> list[str]:
     ]  # fmt: skip
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children (the server's workers)."""
+def _cpu_of(processes) -> float:
+    """User + system CPU of these psutil processes so far (those that have ended: 0)."""
     import psutil  # installed with locust
 
-    root = psutil.Process(pid)
     total = 0.0
-    for p in [root, *root.children(recursive=True)]:
+    for p in processes:
         try:
             t = p.cpu_times()
-        except psutil.NoSuchProcess:
+        except psutil.Error:
             continue
         total += t.user + t.system
     return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (the server's workers)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    return _cpu_of([root, *root.children(recursive=True)])
 
 
 def postgres_cpu_seconds() -> float:
     """User + system CPU of every PostgreSQL process (server and backends) so far."""
     import psutil
 
-    total = 0.0
-    for p in psutil.process_iter(["name"]):
-        if p.info["name"] in ("postgres", "postmaster"):
-            try:
-                t = p.cpu_times()
-            except psutil.Error:
-                continue
-            total += t.user + t.system
-    return total
+    names = ("postgres", "postmaster")
+    return _cpu_of(p for p in psutil.process_iter(["name"]) if p.info["name"] in names)
 
 
 def percentiles(row: dict) -> tuple[float, float, float]:

@@ -518,20 +518,31 @@ def _name(user) -> str:
     return user.display_name
 
 
-def chat_messages(group) -> QuerySet[ChatMessage]:
-    """The group's messages with what ``message_payload`` and the exports need, in a
-    fixed number of queries."""
+def _messages(group, *related) -> QuerySet[ChatMessage]:
     return (
         ChatMessage.objects.filter(group=group)
-        .select_related("author", "deleted_by", "reply_to__author", "document__group")
+        .select_related(*related)
         .prefetch_related(Prefetch("mentions", queryset=_user_pks()))
     )
 
 
+def _user_pks():
+    from accounts.models import User
+
+    return User.objects.only("pk").order_by()
+
+
+def chat_messages(group) -> QuerySet[ChatMessage]:
+    """The group's messages with what ``message_payload`` and the exports need, in a
+    fixed number of queries."""
+    return _messages(group, "author", "deleted_by", "reply_to__author", "document__group")
+
+
 #: What ``message_payload`` reads of a message and the rows joined to it. The pages
-#: of history a browser loads read only these columns: the full rows (three people,
-#: the replied-to message, the document and its group) made a page of 50 messages
-#: cost more to build than all the rest of the request (bench/page_cost.py).
+#: of history a browser loads read only these columns: the full rows (the message,
+#: three people, the replied-to message, the document and its group: about 120
+#: columns) cost about a fifth of the history request's instructions to build
+#: (bench/page_cost.py --callgrind, docs/benchmarks.md).
 PAYLOAD_FIELDS = (
     *("seq", "body", "client_id", "created_at", "edited_at", "deleted_at", "deleted_by_id"),
     *("author__full_name", "author__email", "author__deleted_at"),
@@ -542,19 +553,9 @@ PAYLOAD_FIELDS = (
 
 
 def chat_messages_for_clients(group) -> QuerySet[ChatMessage]:
-    """``chat_messages`` with only what ``message_payload`` reads."""
-    return (
-        ChatMessage.objects.filter(group=group)
-        .select_related("author", "reply_to__author", "document__group")
-        .prefetch_related(Prefetch("mentions", queryset=_user_pks()))
-        .only(*PAYLOAD_FIELDS)
-    )
-
-
-def _user_pks():
-    from accounts.models import User
-
-    return User.objects.only("pk").order_by()
+    """``chat_messages`` with only what ``message_payload`` reads (no ``deleted_by``:
+    the payload compares its id)."""
+    return _messages(group, "author", "reply_to__author", "document__group").only(*PAYLOAD_FIELDS)
 
 
 def chat_history(
