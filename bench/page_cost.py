@@ -141,7 +141,13 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--profile", default="", help="page name to profile with pyinstrument")
+    parser.add_argument(
+        "--cprofile", default="", help="page name to profile with cProfile (functions by own time)"
+    )
     parser.add_argument("--queries", default="", help="page name whose SQL queries to print")
+    parser.add_argument(
+        "--only", action="append", default=[], help="measure only this page (repeatable)"
+    )
     parser.add_argument(
         "--callgrind",
         action="store_true",
@@ -166,6 +172,8 @@ def main() -> int:
         if args.callgrind:
             subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True)
         for name, (method, path, data) in pages(member).items():
+            if args.only and name not in args.only and "baseline" not in name:
+                continue
             who = visitor if ("public" in name or "baseline" in name) else client
             if name == args.profile:
                 from pyinstrument import Profiler
@@ -175,6 +183,17 @@ def main() -> int:
                 rows[name] = measure(who, method, path, data, args.repeat)
                 profiler.stop()
                 print(profiler.output_text(unicode=True, color=False, show_all=True))
+            elif name == args.cprofile:
+                import cProfile
+                import pstats
+
+                profile = cProfile.Profile()
+                profile.enable()
+                rows[name] = measure(who, method, path, data, args.repeat)
+                profile.disable()
+                stats = pstats.Stats(profile).strip_dirs()
+                stats.sort_stats("tottime").print_stats(40)
+                stats.sort_stats("cumulative").print_stats(80)
             else:
                 rows[name] = measure(
                     who, method, path, data, args.repeat, name=name, callgrind=args.callgrind
@@ -183,7 +202,7 @@ def main() -> int:
                 with CaptureQueriesContext(connection) as queries:
                     getattr(who, method)(path, data)
                 for n, q in enumerate(queries, 1):
-                    print(f"{n:>3}. {q['sql'][:300]}")
+                    print(f"{n:>3}. {q['time']}s {q['sql'][:300]}")
             reset_queries()
     finally:
         connection.close()

@@ -11,7 +11,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from portal.forms import ModelChoiceField
+from portal.forms import ModelChoiceField, Select
 
 from .models import Document, Folder
 from .selectors import SORTS
@@ -120,13 +120,14 @@ class DocumentFilterForm(forms.Form):
             ("name", _("Name A–Z")),
             ("-name", _("Name Z–A")),
         ],
+        widget=Select,
     )
 
     def __init__(self, *args, folders, keywords, uploaders, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["folder"].queryset = folders
         self.fields["uploader"].queryset = uploaders
-        self.fields["keyword"].widget = forms.Select(
+        self.fields["keyword"].widget = Select(
             choices=[("", _("Any"))] + [(k, k) for k in keywords]
         )
 

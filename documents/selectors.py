@@ -48,7 +48,7 @@ def _version_count():
 def _listing(group: ExpertGroup) -> QuerySet[Document]:
     return (
         Document.objects.filter(group=group)
-        .select_related("folder", "created_by", "current_version__uploaded_by")
+        .select_related("folder", "current_version__uploaded_by")
         .prefetch_related(Prefetch("keywords", queryset=Keyword.objects.order_by("name")))
         .annotate(version_count=_version_count())
     )
@@ -161,9 +161,13 @@ def keywords_of(group: ExpertGroup) -> list[str]:
 
 
 def uploaders_of(group: ExpertGroup) -> QuerySet[User]:
-    return User.objects.filter(
-        pk__in=Version.objects.filter(document__group=group).values("uploaded_by")
-    ).order_by("full_name")
+    return (
+        User.objects.filter(
+            pk__in=Version.objects.filter(document__group=group).values("uploaded_by")
+        )
+        .only("pk", "full_name", "email", "deleted_at")  # what the choice's label shows
+        .order_by("full_name")
+    )
 
 
 def confirmations_of(document: Document, limit: int = 200) -> list[RestrictedDownload]:

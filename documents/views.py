@@ -9,7 +9,6 @@ progress bar each) and a redirect with messages to a plain form post.
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -22,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from groups import selectors as group_selectors
 from portal.decorators import read_only
 from portal.forms import posted_ids
+from portal.pagination import Paginator
 
 from . import selectors, services
 from .forms import ConfirmNoticeForm, DocumentFilterForm, FolderForm, UploadForm, VersionForm

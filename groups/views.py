@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,6 +14,7 @@ from accounts.rules import secretariat_required
 from portal.activity_text import activity_people_load
 from portal.csvexport import csv_response
 from portal.decorators import read_only
+from portal.pagination import Paginator
 from portal.selectors import activities, activity_table
 
 from . import exports, selectors, services

@@ -4,7 +4,6 @@ from datetime import time
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseRedirect, HttpResponseServerError
 from django.shortcuts import redirect, render
 from django.template import loader
@@ -20,6 +19,7 @@ from groups import selectors as group_selectors
 from groups import views as group_views
 from groups.chat import chat_unread_counts_for_request
 from meetings import selectors as meeting_selectors
+from portal.pagination import Paginator
 
 from . import overview, selectors, services
 from .charts import overview_charts
