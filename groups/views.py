@@ -132,8 +132,8 @@ def detail(request, slug: str):
             extension_requests=group.extension_requests.select_related(
                 "requested_by", "decided_by"
             ),
-            coordinators=[m for m in selectors.members_of(group) if m.role == "coordinator"],
-            recent=activity_people_load(activities(group=group)[:5]),
+            coordinators=list(selectors.members_of(group).filter(role=Membership.Role.COORDINATOR)),
+            recent=activity_people_load(activities(group=group, with_group=False)[:5], group=group),
         ),
     )
 
@@ -163,8 +163,10 @@ def members(request, slug: str):
 @require_GET
 def activity(request, slug: str):
     group = _group(request, slug, "groups.view_activity")
-    page = Paginator(activities(group=group), 50).get_page(request.GET.get("page"))
-    page.object_list = activity_people_load(page.object_list)
+    page = Paginator(activities(group=group, with_group=False), 50).get_page(
+        request.GET.get("page")
+    )
+    page.object_list = activity_people_load(page.object_list, group=group)
     return render(request, "groups/activity.html", _context(request, group, "activity", page=page))
 
 

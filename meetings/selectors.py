@@ -189,28 +189,47 @@ def past_of_user(user) -> QuerySet[Meeting]:
     return meetings_of_user(user).filter(ends_at__lt=timezone.now()).order_by("-starts_at", "-pk")
 
 
-def next_meetings_of_user(user, *, limit: int = 5) -> list[Meeting]:
-    """The next scheduled meetings (dashboard)."""
-    return list(
-        meetings_of_user(user)
-        .filter(ends_at__gte=timezone.now(), state=Meeting.State.SCHEDULED)
-        .order_by("starts_at", "pk")[:limit]
+def _of_groups(rows: list, groups) -> list:
+    """Give each row its group from ``groups`` (read already by the page)."""
+    by_pk = {group.pk: group for group in groups}
+    for row in rows:
+        row.group = by_pk[row.group_id]
+    return rows
+
+
+def next_meetings_of_user(user, *, limit: int = 5, groups=None) -> list[Meeting]:
+    """The next scheduled meetings (dashboard).
+
+    ``groups``: the user's active groups (``groups.selectors.groups_of_user``), when
+    the page has read them already: their keys replace the membership subquery and
+    each meeting is given its group instead of joining the group's row again.
+    """
+    if groups is None:
+        rows = meetings_of_user(user)
+    else:
+        rows = with_viewer(Meeting.objects.filter(group_id__in=[g.pk for g in groups]), user)
+    rows = list(
+        rows.filter(ends_at__gte=timezone.now(), state=Meeting.State.SCHEDULED).order_by(
+            "starts_at", "pk"
+        )[:limit]
     )
+    return rows if groups is None else _of_groups(rows, groups)
 
 
-def open_polls_of_user(user) -> list[DatePoll]:
-    """Open polls of the user's groups that the user has not answered yet (dashboard)."""
+def open_polls_of_user(user, *, groups=None) -> list[DatePoll]:
+    """Open polls of the user's groups that the user has not answered yet (dashboard).
+
+    ``groups``: as for ``next_meetings_of_user``.
+    """
     voted = PollVote.objects.filter(poll=OuterRef("pk"), user_id=user.pk)
-    return list(
-        DatePoll.objects.filter(
-            group_id__in=_active_group_ids(user),
-            state=DatePoll.State.OPEN,
-            closes_at__gt=timezone.now(),
-        )
-        .exclude(Exists(voted))
-        .select_related("group")
-        .order_by("closes_at")[:5]
-    )
+    rows = DatePoll.objects.filter(
+        group_id__in=_active_group_ids(user) if groups is None else [g.pk for g in groups],
+        state=DatePoll.State.OPEN,
+        closes_at__gt=timezone.now(),
+    ).exclude(Exists(voted))
+    if groups is None:
+        return list(rows.select_related("group").order_by("closes_at")[:5])
+    return _of_groups(list(rows.order_by("closes_at")[:5]), groups)
 
 
 @dataclass

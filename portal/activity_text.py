@@ -292,13 +292,19 @@ class _Params(dict):
 # --- Rendering -----------------------------------------------------------------
 
 
-def activity_people_load(rows: Iterable[Activity]) -> list[Activity]:
+def activity_people_load(rows: Iterable[Activity], *, group=None) -> list[Activity]:
     """The rows as a list, with the people their texts name looked up in one query.
 
     Call it on a page (or a batch) of rows before showing their texts, so a
     timeline costs the same number of queries however many rows it shows.
+    ``group``: the group the rows belong to, read already by the page; each row
+    of it is given that object (for rows read without the join to the group).
     """
     rows = list(rows)
+    if group is not None:
+        for row in rows:
+            if row.group_id == group.pk:
+                row.group = group
     ids = {
         value
         for row in rows

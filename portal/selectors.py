@@ -18,9 +18,19 @@ NOTIFICATIONS_PER_PAGE = 30
 
 
 def activities(
-    *, group=None, verb: str = "", since: date | None = None, until: date | None = None
+    *,
+    group=None,
+    verb: str = "",
+    since: date | None = None,
+    until: date | None = None,
+    with_group: bool = True,
 ) -> QuerySet[Activity]:
-    rows = Activity.objects.select_related("actor", "group")
+    """The activity log, newest first.
+
+    ``with_group=False`` leaves out the join to the group's row, for a page of one
+    group whose rows then get that group from ``activity_people_load(…, group=)``.
+    """
+    rows = Activity.objects.select_related("actor", *(["group"] if with_group else []))
     if group is not None:
         rows = rows.filter(group=group)
     if verb:

@@ -50,8 +50,10 @@ def dashboard(request):
             "my_groups": my_groups,
             "invitations": group_selectors.invitations_for(request.user),
             "notifications": selectors.notifications_of(request.user)[:5],
-            "next_meetings": meeting_selectors.next_meetings_of_user(request.user),
-            "open_polls": meeting_selectors.open_polls_of_user(request.user),
+            "next_meetings": meeting_selectors.next_meetings_of_user(
+                request.user, groups=my_groups
+            ),
+            "open_polls": meeting_selectors.open_polls_of_user(request.user, groups=my_groups),
         },
     )
 

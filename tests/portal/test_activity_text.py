@@ -308,6 +308,24 @@ def test_people_of_a_page_are_looked_up_in_one_query(group):
     assert count_queries(render) == 1
 
 
+def test_a_groups_rows_read_without_the_group_join_say_the_same_with_the_group_given(group):
+    from portal.selectors import activities
+
+    for n in range(3):
+        _joined(group, UserFactory(full_name=f"Expert {n}"))
+    other = make_group(slug="another-one")
+    _joined(other, UserFactory())
+    joined = [activity_text(r) for r in activity_people_load(activities(group=group))]
+    bare = activities(group=group, with_group=False)
+    assert "groups_expertgroup" not in str(bare.query)
+    rows = activity_people_load(bare, group=group)
+    with_group_text = count_queries(lambda: [activity_text(r) for r in rows])
+    assert with_group_text == 0  # the group is the one given, not read again per row
+    assert [activity_text(r) for r in rows] == joined
+    assert all(r.group is group for r in rows)
+    assert len(rows) == len(joined) > 0
+
+
 # --- Pages --------------------------------------------------------------------
 
 
