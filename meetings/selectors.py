@@ -197,38 +197,27 @@ def _of_groups(rows: list, groups) -> list:
     return rows
 
 
-def next_meetings_of_user(user, *, limit: int = 5, groups=None) -> list[Meeting]:
-    """The next scheduled meetings (dashboard).
+def next_meetings_of_user(user, *, groups, limit: int = 5) -> list[Meeting]:
+    """The next scheduled meetings of ``groups``, the user's active groups (dashboard).
 
-    ``groups``: the user's active groups (``groups.selectors.groups_of_user``), when
-    the page has read them already: their keys replace the membership subquery and
-    each meeting is given its group instead of joining the group's row again.
+    The dashboard has read the groups already (``groups.selectors.groups_of_user``):
+    their keys replace a membership subquery, and each meeting is given its group
+    instead of joining the group's row again.
     """
-    if groups is None:
-        rows = meetings_of_user(user)
-    else:
-        rows = with_viewer(Meeting.objects.filter(group_id__in=[g.pk for g in groups]), user)
-    rows = list(
-        rows.filter(ends_at__gte=timezone.now(), state=Meeting.State.SCHEDULED).order_by(
-            "starts_at", "pk"
-        )[:limit]
-    )
-    return rows if groups is None else _of_groups(rows, groups)
+    rows = with_viewer(Meeting.objects.filter(group_id__in=[g.pk for g in groups]), user)
+    rows = rows.filter(ends_at__gte=timezone.now(), state=Meeting.State.SCHEDULED)
+    return _of_groups(list(rows.order_by("starts_at", "pk")[:limit]), groups)
 
 
-def open_polls_of_user(user, *, groups=None) -> list[DatePoll]:
-    """Open polls of the user's groups that the user has not answered yet (dashboard).
-
-    ``groups``: as for ``next_meetings_of_user``.
-    """
+def open_polls_of_user(user, *, groups) -> list[DatePoll]:
+    """Open polls of ``groups`` that the user has not answered yet (dashboard; ``groups``
+    as for ``next_meetings_of_user``)."""
     voted = PollVote.objects.filter(poll=OuterRef("pk"), user_id=user.pk)
     rows = DatePoll.objects.filter(
-        group_id__in=_active_group_ids(user) if groups is None else [g.pk for g in groups],
+        group_id__in=[g.pk for g in groups],
         state=DatePoll.State.OPEN,
         closes_at__gt=timezone.now(),
     ).exclude(Exists(voted))
-    if groups is None:
-        return list(rows.select_related("group").order_by("closes_at")[:5])
     return _of_groups(list(rows.order_by("closes_at")[:5]), groups)
 
 

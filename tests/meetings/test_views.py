@@ -577,7 +577,7 @@ def test_the_dashboard_shows_the_next_meetings_and_open_polls(client, group, mem
     assert poll.get_absolute_url() in html
 
 
-def test_the_dashboard_lists_given_the_users_groups_say_the_same_and_join_no_group(
+def test_the_dashboards_lists_are_the_users_groups_and_join_no_group_row(
     group, member, django_assert_num_queries
 ):
     from groups.selectors import groups_of_user
@@ -589,22 +589,21 @@ def test_the_dashboard_lists_given_the_users_groups_say_the_same_and_join_no_gro
     for g, title in ((group, "Here"), (other, "There"), (elsewhere, "Not mine")):
         make_meeting(g, title=title)
         make_poll(g, title=f"Poll {title}")
+    cancelled = make_meeting(other, title="Cancelled")
+    services.meeting_cancel(actor=coordinator_of(other), meeting=cancelled, reason="Moved")
     answered = make_poll(other, title="Answered")
     services.poll_vote(actor=member, poll=answered, choices={answered.slots.first().pk: "yes"})
     groups = groups_of_user(member)
-    plain_meetings, plain_polls = next_meetings_of_user(member), open_polls_of_user(member)
     with django_assert_num_queries(2) as queries:  # the meetings, the polls
         meetings = next_meetings_of_user(member, groups=groups)
         polls = open_polls_of_user(member, groups=groups)
-        names = [(m.title, m.group.name, m.my_answer) for m in meetings]
+        names = [(m.title, m.group.slug, m.invited) for m in meetings]
         poll_names = [(p.title, p.group.slug) for p in polls]
     for query in queries:  # neither the group rows nor the memberships again
         assert "groups_expertgroup" not in query["sql"], query["sql"]
         assert "groups_membership" not in query["sql"], query["sql"]
-    assert names == [(m.title, m.group.name, m.my_answer) for m in plain_meetings]
-    assert poll_names == [(p.title, p.group.slug) for p in plain_polls]
-    assert sorted(t for t, _, _ in names) == ["Here", "There"]
-    assert sorted(t for t, _ in poll_names) == ["Poll Here", "Poll There"]
+    assert sorted(names) == [("Here", group.slug, True), ("There", "other-group", True)]
+    assert sorted(poll_names) == [("Poll Here", group.slug), ("Poll There", "other-group")]
     assert next_meetings_of_user(UserFactory(), groups=[]) == []
 
 
