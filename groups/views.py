@@ -132,7 +132,7 @@ def detail(request, slug: str):
             extension_requests=group.extension_requests.select_related(
                 "requested_by", "decided_by"
             ),
-            coordinators=list(selectors.members_of(group).filter(role=Membership.Role.COORDINATOR)),
+            coordinators=list(selectors.coordinators_of(group)),
             recent=activity_people_load(activities(group=group, with_group=False)[:5], group=group),
         ),
     )

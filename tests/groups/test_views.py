@@ -659,3 +659,24 @@ def test_a_reason_with_a_nul_character_is_stored_without_it(client, action):
     row.refresh_from_db()
     assert row.state in ("declined", "removed")
     assert "\x00" not in str(Membership.objects.filter(pk=row.pk).values().get())
+
+
+def test_the_group_page_lists_its_active_coordinators_only(client):
+    from groups.selectors import coordinators_of
+
+    group = make_group(slug="coordinated")
+    first = coordinator_of(group)
+    second = add_member(
+        group, UserFactory(full_name="Zoe Second"), role=Membership.Role.COORDINATOR
+    )
+    former = add_member(
+        group, UserFactory(full_name="Former Lead"), role=Membership.Role.COORDINATOR
+    )
+    Membership.objects.filter(user=former, group=group).update(state=Membership.State.LEFT)
+    member = add_member(group, UserFactory(full_name="Plain Member"))
+    elsewhere = make_group(slug="elsewhere")
+    add_member(elsewhere, UserFactory(full_name="Other Lead"), role=Membership.Role.COORDINATOR)
+    assert {m.user for m in coordinators_of(group)} == {first, second}
+    client.force_login(member)
+    shown = client.get(reverse("groups:detail", args=[group.slug])).context["coordinators"]
+    assert [m.user for m in shown] == [m.user for m in coordinators_of(group)]
