@@ -226,7 +226,7 @@ def start_portal(
         **os.environ,
         "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"],
         "DATABASE_URL": db_url,
-        # INFO: the servers log each timed full collection (portal/runtime.py).
+        # INFO: the servers log each full collection (portal/runtime.py).
         "DJANGO_LOG_LEVEL": "INFO",
     }
     with log.open("wb") as out:
@@ -523,7 +523,7 @@ def main() -> None:
     pause_text = (
         f", pause mean {statistics.mean(pauses):.1f} ms, max {max(pauses):.1f} ms" if pauses else ""
     )
-    print(f"timed full collections in the servers: {len(pauses)}{pause_text}")
+    print(f"full collections in the servers: {len(pauses)}{pause_text}")
     print(
         f"machine speed: sum(range(10**6)) took {speed_before:.1f} ms before, "
         f"{speed_after:.1f} ms after (lower is faster)"

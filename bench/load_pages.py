@@ -162,6 +162,15 @@ def cpu_seconds(pid: int) -> float:
     return _cpu_of([root, *root.children(recursive=True)])
 
 
+def workers_rss_mib(pid: int) -> list[float]:
+    """Resident memory of the server's worker processes (or of the server alone), MiB."""
+    import psutil
+
+    root = psutil.Process(pid)
+    processes = root.children(recursive=True) or [root]
+    return sorted(round(p.memory_info().rss / 2**20) for p in processes)
+
+
 def postgres_cpu_seconds() -> float:
     """User + system CPU of every PostgreSQL process (server and backends) so far."""
     import psutil
@@ -225,6 +234,7 @@ def main() -> int:
                     time.sleep(0.3)
             speed_before = machine_speed_ms()
             cpu_before, pg_before = cpu_seconds(server.pid), postgres_cpu_seconds()
+            rss_before = workers_rss_mib(server.pid)
             subprocess.run(
                 [
                     sys.executable, "-m", "locust", "-f", str(BASE_DIR / "bench/locustfile.py"),
@@ -238,6 +248,7 @@ def main() -> int:
             )  # fmt: skip
             server_cpu = cpu_seconds(server.pid) - cpu_before
             pg_cpu = postgres_cpu_seconds() - pg_before
+            rss_after = workers_rss_mib(server.pid)
             speed_after = machine_speed_ms()
         finally:
             server.terminate()
@@ -280,6 +291,7 @@ def main() -> int:
         "per request (the load includes locust's start and stop)"
     )
     print(f"PostgreSQL: {pg_cpu:.1f} s of CPU, {1000 * pg_cpu / max(total, 1):.1f} ms per request")
+    print(f"web processes' resident memory (MiB): {rss_before} before the load, {rss_after} after")
     print(
         f"machine speed: sum(range(10**6)) took {speed_before:.1f} ms before the load, "
         f"{speed_after:.1f} ms after (lower is faster)"

@@ -47,6 +47,8 @@ from django.db import connections
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from portal import runtime
+
 from . import chat, realtime
 
 # A frame larger than this is refused before it is parsed (a message is at most
@@ -234,6 +236,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 logger.exception("chat: could not relay %s", event.get("type"))
 
     async def disconnect(self, code):
+        # What this socket leaves behind is in the collector's oldest generation:
+        # the process runs a full collection once enough sockets have closed.
+        runtime.socket_closed()
         if self.group_id is None:
             return
         if self.writer is not None:

@@ -22,10 +22,17 @@ def tune_gc() -> threading.Thread | None:
     the thresholds (three integers, as ``gc.set_threshold`` takes them).
 
     With these thresholds the oldest generation is almost never collected, so
-    cyclic garbage (closed sockets, finished requests) would pile up: a
-    background thread runs a full collection every ``PORTAL_GC_FULL_SECONDS``
-    (default 60; 0: never): one pause a minute instead of dozens, and memory
-    stays flat under connect/disconnect churn (docs/benchmarks.md, Chat fan-out).
+    cyclic garbage would pile up. What puts it there is a chat socket that closes:
+    it lived long enough for its objects to reach the oldest generation, and some
+    of them (uvicorn's protocol objects, tracebacks) are cycles. A background
+    thread runs a full collection once ``PORTAL_GC_FULL_AFTER_CLOSED`` sockets
+    (default 500) have closed since the last one, and at the latest every
+    ``PORTAL_GC_FULL_SECONDS`` (default 600; 0: no thread). A full collection
+    pauses the whole process for as long as it scans every live object (about
+    150 ms with 500 open sockets): collecting when there is garbage to free,
+    instead of every minute, leaves the chat of a steady day without those
+    pauses, and memory stays flat under connect/disconnect churn
+    (docs/benchmarks.md, Chat fan-out).
     """
     thresholds = os.environ.get("PORTAL_GC_THRESHOLD", "200000,100,100").split(",")
     gc.set_threshold(*(int(n) for n in thresholds))
@@ -35,11 +42,15 @@ def tune_gc() -> threading.Thread | None:
     contextvars.copy_context().run(warm_up)
     gc.collect()
     gc.freeze()
-    every = float(os.environ.get("PORTAL_GC_FULL_SECONDS", "60"))
-    if every <= 0:
+    longest = float(os.environ.get("PORTAL_GC_FULL_SECONDS", "600"))
+    if longest <= 0:
         return None
+    after_closed = int(os.environ.get("PORTAL_GC_FULL_AFTER_CLOSED", "500"))
     thread = threading.Thread(
-        target=collect_every, args=(every, threading.Event()), name="gc-full", daemon=True
+        target=collect_when,
+        args=(after_closed, longest, threading.Event()),
+        name="gc-full",
+        daemon=True,
     )
     thread.start()
     return thread
@@ -73,15 +84,50 @@ def warm_up() -> None:
                 get_template(path.relative_to(root).as_posix())
 
 
-def collect_every(seconds: float, stop: threading.Event) -> None:
-    """A full collection every ``seconds`` until ``stop`` is set."""
-    while not stop.wait(seconds):
+class _Counter:
+    """A count shared between the event loop's thread and the collector's."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+_closed_sockets = _Counter()
+
+
+def socket_closed() -> None:
+    """Called by the chat consumer for each socket that ends (see ``tune_gc``)."""
+    _closed_sockets.add()
+
+
+def collect_when(
+    after_closed: int, longest: float, stop: threading.Event, check: float = 5.0
+) -> None:
+    """A full collection once ``after_closed`` sockets have closed since the last one,
+    or ``longest`` seconds after it, whichever comes first; checked every ``check``
+    seconds until ``stop`` is set."""
+    closed_then = _closed_sockets.value
+    then = time.monotonic()
+    while not stop.wait(check):
+        closed = _closed_sockets.value - closed_then
+        waited = time.monotonic() - then
+        if closed < after_closed and waited < longest:
+            continue
         started = time.perf_counter()
         found = gc.collect()
         # The pause of every socket and request of the process (bench/chat_fanout.py
         # reads these lines from the servers' logs).
         logger.info(
-            "full collection: %.1f ms, %d unreachable objects found",
+            "full collection: %.1f ms, %d unreachable objects found "
+            "(%d sockets closed, %.0f s since the last)",
             1000 * (time.perf_counter() - started),
             found,
+            closed,
+            waited,
         )
+        closed_then += closed
+        then = time.monotonic()

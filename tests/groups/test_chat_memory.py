@@ -95,3 +95,30 @@ def test_closed_sockets_leave_no_consumer_outbox_or_writer_behind():
     assert survivors == [], f"kept alive by reference cycles: {survivors}"
     gc.collect()
     assert _survivors(refs) == []  # what the collector frees was garbage, not a leak
+
+
+@pytest.mark.usefixtures("layer")
+def test_each_closed_socket_counts_towards_the_next_full_collection():
+    """``portal.runtime`` collects fully once enough sockets have closed: every socket
+    that ends counts, a refused one as well as a member's."""
+    from portal import runtime
+    from portal.asgi import application
+
+    group = make_group(slug="target")
+    cookies = [session_of(add_member(group, UserFactory())) for _n in range(2)]
+
+    async def scenario() -> None:
+        sockets = [await _open(application, cookie) for cookie in cookies]
+        stranger = WebsocketCommunicator(
+            application, "/ws/groups/target/chat/", [(b"origin", b"http://localhost")]
+        )
+        connected, _code = await stranger.connect(timeout=TIMEOUT)
+        assert not connected
+        await stranger.disconnect(timeout=TIMEOUT)  # as the server tells it the socket is gone
+        assert runtime._closed_sockets.value == before + 1  # the refused one
+        for socket in sockets:
+            await socket.disconnect(timeout=TIMEOUT)
+
+    before = runtime._closed_sockets.value
+    async_to_sync(scenario)()
+    assert runtime._closed_sockets.value == before + 3

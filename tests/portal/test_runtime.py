@@ -7,32 +7,62 @@ import threading
 from portal import runtime
 
 
-def test_full_collections_run_on_a_timer_until_stopped(monkeypatch):
-    calls = []
-    monkeypatch.setattr(runtime.gc, "collect", lambda *a: calls.append(a) or 0)
+def _run_collector(monkeypatch, *, after_closed, longest, closing, checks):
+    """Run ``collect_when`` for ``checks`` checks, closing ``closing[i]`` sockets
+    before check i, on a clock that advances 5 s per check; return the check numbers
+    at which it collected."""
+    collected = []
+    clock = iter(range(0, 10_000, 5))
+    monkeypatch.setattr(runtime.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(runtime.gc, "collect", lambda *a: collected.append((n, a)) or 0)
     stop = threading.Event()
-    worker = threading.Thread(target=runtime.collect_every, args=(0.01, stop))
+    n = 0
+
+    def wait(seconds):
+        nonlocal n
+        n += 1
+        for _ in range(closing[n - 1] if n <= len(closing) else 0):
+            runtime.socket_closed()
+        return n > checks
+
+    monkeypatch.setattr(stop, "wait", wait)
+    runtime.collect_when(after_closed, longest, stop)
+    assert all(args == () for _n, args in collected)  # full: every generation
+    return [n for n, _args in collected]
+
+
+def test_a_full_collection_runs_once_enough_sockets_have_closed(monkeypatch):
+    # 3 sockets per check, a collection after 10: at checks 4, 8 and 12 (12 closed each).
+    at = _run_collector(monkeypatch, after_closed=10, longest=10_000, closing=[3] * 13, checks=13)
+    assert at == [4, 8, 12]
+
+
+def test_without_closed_sockets_a_full_collection_waits_for_the_longest_interval(monkeypatch):
+    # The clock advances 5 s per check (and once at the start): 60 s at check 12.
+    at = _run_collector(monkeypatch, after_closed=500, longest=60, closing=[], checks=30)
+    assert at == [12, 24]
+    # A socket closing now and then does not bring it forward.
+    at = _run_collector(monkeypatch, after_closed=500, longest=60, closing=[1] * 30, checks=30)
+    assert at == [12, 24]
+
+
+def test_each_full_collection_logs_its_pause(monkeypatch, caplog):
+    with caplog.at_level(logging.INFO, logger="portal.runtime"):
+        _run_collector(monkeypatch, after_closed=2, longest=10_000, closing=[2], checks=1)
+    [record] = caplog.records
+    assert record.getMessage().startswith("full collection: ")
+    assert record.getMessage().endswith(
+        " ms, 0 unreachable objects found (2 sockets closed, 5 s since the last)"
+    )
+
+
+def test_the_collector_thread_stops_when_told(monkeypatch):
+    stop = threading.Event()
+    worker = threading.Thread(target=runtime.collect_when, args=(500, 600, stop, 0.01))
     worker.start()
-    deadline = threading.Event()
-    for _ in range(500):
-        if len(calls) >= 3:
-            break
-        deadline.wait(0.01)
     stop.set()
     worker.join(5)
     assert not worker.is_alive()
-    assert len(calls) >= 3
-    assert calls[0] == ()  # a full collection: every generation
-
-
-def test_each_timed_collection_logs_its_pause(monkeypatch, caplog):
-    monkeypatch.setattr(runtime.gc, "collect", lambda *a: 7)
-    stop = threading.Event()
-    monkeypatch.setattr(stop, "wait", lambda seconds: stop.is_set() or stop.set() or False)
-    with caplog.at_level(logging.INFO, logger="portal.runtime"):
-        runtime.collect_every(60, stop)
-    assert [r.getMessage() for r in caplog.records][0].startswith("full collection: ")
-    assert caplog.records[0].getMessage().endswith(" ms, 7 unreachable objects found")
 
 
 def test_the_thresholds_and_the_timer_follow_the_environment(monkeypatch):
