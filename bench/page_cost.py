@@ -144,6 +144,11 @@ def main() -> int:
     parser.add_argument(
         "--cprofile", default="", help="page name to profile with cProfile (functions by own time)"
     )
+    parser.add_argument(
+        "--callers",
+        default="",
+        help="with --cprofile: print who calls the functions matching this regular expression",
+    )
     parser.add_argument("--queries", default="", help="page name whose SQL queries to print")
     parser.add_argument(
         "--only", action="append", default=[], help="measure only this page (repeatable)"
@@ -194,6 +199,8 @@ def main() -> int:
                 stats = pstats.Stats(profile).strip_dirs()
                 stats.sort_stats("tottime").print_stats(40)
                 stats.sort_stats("cumulative").print_stats(80)
+                if args.callers:
+                    stats.print_callers(args.callers)
             else:
                 rows[name] = measure(
                     who, method, path, data, args.repeat, name=name, callgrind=args.callgrind
