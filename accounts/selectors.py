@@ -1,6 +1,8 @@
 """Reads about users, already filtered to what the viewer may see."""
 
-from django.db.models import Q, QuerySet
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from .models import User
 
@@ -27,3 +29,23 @@ def personal_exports_of(user) -> list:
     from .models import PersonalExport
 
     return list(PersonalExport.objects.filter(user=user).order_by("-created_at", "-pk")[:10])
+
+
+def active_user_with_role(pk: int) -> User | None:
+    """The active user ``pk``, with whether they are in the secretariat, in one query.
+
+    ``accounts.rules.is_secretariat`` then asks no query of its own for this object
+    (it would otherwise read the flag together with the navigation's count, which a
+    chat socket does not show).
+    """
+    in_secretariat = Group.objects.filter(
+        name=settings.SECRETARIAT_GROUP, user=OuterRef("pk")
+    ).order_by()
+    user = (
+        User.objects.filter(pk=pk, is_active=True)
+        .annotate(in_secretariat=Exists(in_secretariat))
+        .first()
+    )
+    if user is not None:
+        user._is_secretariat = user.is_superuser or user.in_secretariat
+    return user

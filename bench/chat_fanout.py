@@ -33,6 +33,7 @@ test: nothing here asserts a time.
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -52,6 +53,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 BENCH_DIR = BASE_DIR / "var" / "bench"
 SQLITE_FILE = BENCH_DIR / "chat_fanout.sqlite3"
+LATE_S = 0.05  # deliveries later than this are reported by episode (the target's p99)
 
 
 # --- The baseline server (run as a subprocess of this script) ---------------
@@ -267,10 +269,15 @@ class Run:
         self.headers_for = headers_for
         self.portal = portal
         self.sent: dict[str, tuple[float, str]] = {}  # token -> (time, room)
+        self.sender: dict[str, int] = {}  # token -> the sender's index
         self.received: dict[str, int] = {}
         self.latencies: list[float] = []
+        # (sent at, latency, receiver's index, sender's index)
+        self.late: list[tuple[float, float, int, int]] = []
         self.errors = 0
         self.sockets = {}
+        self.stalls: list[tuple[float, float]] = []  # this process's loop: (at, late by)
+        self.collections: list[tuple[float, float]] = []  # this process's full GCs: (at, ms)
 
     async def reader(self, client, ws):
         async for raw in ws:
@@ -282,7 +289,12 @@ class Run:
                 token = "b" + frame["message"].get("body", "").rsplit(" ", 1)[-1]
                 if token in self.sent:
                     self.received[token] = self.received.get(token, 0) + 1
-                    self.latencies.append(now - self.sent[token][0])
+                    sent_at = self.sent[token][0]
+                    self.latencies.append(now - sent_at)
+                    if now - sent_at > LATE_S:
+                        self.late.append(
+                            (sent_at, now - sent_at, client["index"], self.sender[token])
+                        )
             elif kind == "error":
                 self.errors += 1
 
@@ -321,11 +333,39 @@ class Run:
             client = rng.choice(self.clients)
             token = f"b{n}"
             self.sent[token] = (time.perf_counter(), client["slug"])
+            self.sender[token] = client["index"]
             await self.sockets[client["index"]].send(
                 json.dumps({"type": "send", "body": f"bench message {n}", "client_id": token})
             )
             n += 1
         return n
+
+    async def watch_loop(self, every: float = 0.01):
+        """Record when this process's own event loop wakes up late: a delivery
+        measured during such a stall is late because of the client, not the server."""
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(every)
+            late_by = loop.time() - before - every
+            if late_by > LATE_S / 2:
+                self.stalls.append((time.perf_counter(), late_by))
+
+    def watch_collections(self):
+        """Record this process's own full garbage collections (gc.callbacks)."""
+        started = {}
+
+        def callback(phase, info):
+            if info["generation"] != 2:
+                return
+            if phase == "start":
+                started["at"] = time.perf_counter()
+            elif "at" in started:
+                at = started.pop("at")
+                self.collections.append((at, (time.perf_counter() - at) * 1000))
+
+        gc.callbacks.append(callback)
+        return callback
 
     def expected(self) -> int:
         per_room: dict[str, int] = {}
@@ -379,8 +419,16 @@ async def measure(run: Run, pids, rate, duration):
     connect_s = await run.connect_all()
     connected = sum(rss_mib(pid) for pid in pids)
     await asyncio.sleep(1)  # let presence broadcasts settle
-    await run.send_steadily(rate, duration)
-    await run.drain()
+    watcher = asyncio.get_running_loop().create_task(run.watch_loop())
+    callback = run.watch_collections()
+    run.started = time.perf_counter()
+    run.started_wall = time.time()
+    try:
+        await run.send_steadily(rate, duration)
+        await run.drain()
+    finally:
+        gc.callbacks.remove(callback)
+        watcher.cancel()
     result = run.report(pids)
     await run.close()
     result.update({"connect s": connect_s, "rss idle MiB": idle, "rss connected MiB": connected})
@@ -399,6 +447,42 @@ async def churn(make_run, pids, rounds: int) -> list[float]:
         await asyncio.sleep(1)  # let the servers finish their disconnects
         series.append(sum(rss_mib(pid) for pid in pids))
     return series
+
+
+def late_episodes(run: Run, gap: float = 0.1) -> list[dict]:
+    """The deliveries later than ``LATE_S``, grouped by send time into episodes
+    (sends less than ``gap`` apart): when each began, how many deliveries it
+    delayed, their worst latency, the share received through each server, and
+    whether this process's own loop stalled or collected meanwhile."""
+    episodes = []
+    for sent_at, latency, index, sender in sorted(run.late):
+        if episodes and sent_at - episodes[-1]["last"] < gap:
+            episode = episodes[-1]
+        else:
+            episode = {
+                "first": sent_at,
+                "deliveries": 0,
+                "worst": 0.0,
+                "servers": [0, 0],
+                "senders": [set(), set()],
+            }
+            episodes.append(episode)
+        episode["last"] = sent_at
+        episode["end"] = max(episode.get("end", 0.0), sent_at + latency)
+        episode["deliveries"] += 1
+        episode["worst"] = max(episode["worst"], latency)
+        episode["servers"][index % 2] += 1
+        episode["senders"][sender % 2].add(sender)
+    for episode in episodes:
+        window = (episode["first"], episode["end"])
+        episode["client stall ms"] = max(
+            (late_by * 1000 for at, late_by in run.stalls if window[0] <= at <= window[1] + 0.5),
+            default=0.0,
+        )
+        episode["client gc ms"] = sum(
+            ms for at, ms in run.collections if window[0] - 0.5 <= at <= window[1]
+        )
+    return episodes
 
 
 def main() -> None:
@@ -468,6 +552,9 @@ def main() -> None:
 
         run = Run(clients, url, headers, True)
         ours = asyncio.run(measure(run, [p.pid for p in portal], args.rate, args.duration))
+        episodes = late_episodes(run)
+        client_stalls = [late_by * 1000 for _at, late_by in run.stalls]
+        client_gcs = [ms for _at, ms in run.collections]
         series = []
         if args.churn:
             series = asyncio.run(
@@ -524,6 +611,36 @@ def main() -> None:
         f", pause mean {statistics.mean(pauses):.1f} ms, max {max(pauses):.1f} ms" if pauses else ""
     )
     print(f"full collections in the servers: {len(pauses)}{pause_text}")
+    late = sum(e["deliveries"] for e in episodes)
+    print(
+        f"\nportal deliveries later than {LATE_S * 1000:.0f} ms: {late} of {ours['delivered']}, "
+        f"in {len(episodes)} episodes (sends less than 100 ms apart); this process's own loop "
+        f"stalled {len(client_stalls)} times by more than {LATE_S * 500:.0f} ms"
+        + (f" (max {max(client_stalls):.0f} ms)" if client_stalls else "")
+        + f", full collections in this process: {len(client_gcs)}"
+        + (f" (max {max(client_gcs):.0f} ms)" if client_gcs else "")
+    )
+    if episodes:
+        print(
+            "sending began at "
+            + time.strftime("%H:%M:%S", time.gmtime(run.started_wall))
+            + " UTC; episodes, the worst eight, by when their first late message was sent:"
+        )
+    worst = sorted(episodes, key=lambda e: -e["worst"])[:8]
+    if worst:
+        print(
+            f"{'sent at s':>10}{'lasted ms':>11}{'deliveries':>12}{'worst ms':>10}"
+            f"{'via web0/web1':>15}{'senders on web0/web1':>22}{'client stall ms':>17}"
+            f"{'client gc ms':>14}"
+        )
+    for e in sorted(worst, key=lambda e: e["first"]):
+        print(
+            f"{e['first'] - run.started:>10.2f}{(e['last'] - e['first']) * 1000:>11.0f}"
+            f"{e['deliveries']:>12d}{e['worst'] * 1000:>10.0f}"
+            f"{'{} / {}'.format(*e['servers']):>15}"
+            f"{'{} / {}'.format(*map(len, e['senders'])):>22}{e['client stall ms']:>17.0f}"
+            f"{e['client gc ms']:>14.0f}"
+        )
     print(
         f"machine speed: sum(range(10**6)) took {speed_before:.1f} ms before, "
         f"{speed_after:.1f} ms after (lower is faster)"

@@ -16,6 +16,7 @@ tell from a broadcast that skips a number that it missed one.
 import logging
 import random
 import re
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -86,6 +87,41 @@ class ChatError(ValidationError):
 # account switched off or a term ending is noticed within this time.)
 ACCESS_REFRESH = 60.0
 
+# The group, with its mandates, as the process's sockets share it: read at most once
+# per ACCESS_REFRESH per group, however many of its sockets the process holds. Reading
+# it for each socket cost two of a refresh's five queries, and after a restart all the
+# sockets, reconnected together, refreshed together (docs/benchmarks.md, chat).
+_groups: dict[int, tuple[float, ExpertGroup]] = {}
+_groups_lock = threading.Lock()
+
+
+def _group_shared(group_id: int, now: float) -> tuple[float, ExpertGroup | None]:
+    """(when it was read, the group): the shared copy while it is younger than
+    ACCESS_REFRESH, else the group read again (and shared)."""
+    with _groups_lock:
+        kept = _groups.get(group_id)
+    if kept is not None and now - kept[0] < ACCESS_REFRESH:
+        return kept
+    group = groups_with_lifecycle().filter(pk=group_id).first()
+    _group_keep(group_id, group, now)
+    return now, group
+
+
+def _group_keep(group_id: int, group: ExpertGroup | None, now: float) -> None:
+    with _groups_lock:
+        for pk in [pk for pk, (at, _g) in _groups.items() if now - at >= ACCESS_REFRESH]:
+            del _groups[pk]  # stale ones go, so the dict holds only the groups in use
+        if group is None:
+            _groups.pop(group_id, None)
+        else:
+            _groups[group_id] = (now, group)
+
+
+def chat_groups_forget() -> None:
+    """Drop the process's shared groups (for tests)."""
+    with _groups_lock:
+        _groups.clear()
+
 
 @dataclass(frozen=True)
 class ChatAccess:
@@ -116,23 +152,29 @@ def chat_access(
     permission that depends on it) is read fresh each time, so a removed member
     is refused at their next message. The user and the group (its lifecycle,
     the secretariat role) are re-read when ``previous`` is older than
-    ``ACCESS_REFRESH`` seconds.
+    ``ACCESS_REFRESH`` seconds; the group then comes from the process's shared
+    copy when that is younger (``_group_shared``), and the access counts as
+    loaded when that copy was, so that nothing a socket holds is ever older
+    than ``ACCESS_REFRESH``. A socket's first access, by ``slug``, always reads
+    the group and renews the shared copy.
     """
-    from accounts.models import User
+    from accounts.selectors import active_user_with_role
 
     now = time.monotonic()
     if previous is not None and now - previous.loaded_at < ACCESS_REFRESH:
         user, group, loaded_at = previous.user, previous.group, previous.loaded_at
     else:
-        user = User.objects.filter(pk=user_id, is_active=True).first()
+        user = active_user_with_role(user_id)
         if user is None:
             return None
-        groups = groups_with_lifecycle()
-        rows = groups.filter(pk=group_id) if group_id is not None else groups.filter(slug=slug)
-        group = rows.first()
+        if group_id is not None:
+            loaded_at, group = _group_shared(group_id, now)
+        else:
+            loaded_at, group = now, groups_with_lifecycle().filter(slug=slug).first()
+            if group is not None:
+                _group_keep(group.pk, group, now)
         if group is None:
             return None
-        loaded_at = now
     forget_memberships(user)
     if not user.has_perm("groups.view_group", group):
         return None

@@ -76,6 +76,16 @@ def _clear_cache():
 
 
 @pytest.fixture(autouse=True)
+def _chat_groups_forget():
+    """Each test starts without the chat's shared groups of an earlier test."""
+    from groups.chat import chat_groups_forget
+
+    chat_groups_forget()
+    yield
+    chat_groups_forget()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Each test starts in the default language: a request in German leaves it active."""
     from django.utils import translation

@@ -129,6 +129,81 @@ def test_a_removed_member_cannot_post(room):
         post(room, who="ben")
 
 
+def _access_at(seconds, **kwargs):
+    """``chat.chat_access`` as if the process's monotonic clock read ``seconds``."""
+    with mock.patch("groups.chat.time.monotonic", return_value=seconds):
+        return chat.chat_access(**kwargs)
+
+
+def _group_reads(queries) -> int:
+    return sum('FROM "groups_expertgroup"' in q["sql"] for q in queries)
+
+
+def test_a_socket_keeps_its_user_and_group_for_a_while_then_reads_them_again(room):
+    group, ana = room["group"], room["ana"]
+    first = _access_at(1000.0, user_id=ana.pk, slug=group.slug)
+    assert first.can_post
+    ana.__class__.objects.filter(pk=ana.pk).update(full_name="Ana Renamed")
+    group_close(actor=make_secretariat(UserFactory()), group=group, reason="Work finished.")
+    later = _access_at(
+        1000.0 + chat.ACCESS_REFRESH - 1, user_id=ana.pk, group_id=group.pk, previous=first
+    )
+    assert (later.user, later.group, later.can_post) == (first.user, first.group, True)
+    assert later.user.full_name == "Ana Lima"
+    fresh = _access_at(
+        1000.0 + chat.ACCESS_REFRESH, user_id=ana.pk, group_id=group.pk, previous=later
+    )
+    assert fresh.user.full_name == "Ana Renamed"
+    assert fresh.can_post is False  # the group was closed: read-only
+    ana.__class__.objects.filter(pk=ana.pk).update(is_active=False)
+    assert (
+        _access_at(
+            1000.0 + 2 * chat.ACCESS_REFRESH, user_id=ana.pk, group_id=group.pk, previous=fresh
+        )
+        is None
+    )
+
+
+def test_the_sockets_of_a_process_share_one_read_of_their_group(room):
+    group, ana, ben = room["group"], room["ana"], room["ben"]
+    t0 = 1000.0
+    ana_access = _access_at(t0, user_id=ana.pk, slug=group.slug)
+    ben_access = _access_at(t0 + 1, user_id=ben.pk, slug=group.slug)
+    refresh = t0 + chat.ACCESS_REFRESH + 1
+    with CaptureQueriesContext(connection) as ana_queries:
+        ana_access = _access_at(refresh, user_id=ana.pk, group_id=group.pk, previous=ana_access)
+    group_close(actor=make_secretariat(UserFactory()), group=group, reason="Work finished.")
+    with CaptureQueriesContext(connection) as ben_queries:
+        ben_access = _access_at(refresh + 1, user_id=ben.pk, group_id=group.pk, previous=ben_access)
+    assert _group_reads(ana_queries) == 1
+    assert _group_reads(ben_queries) == 0
+    assert ben_access.group is ana_access.group
+    assert ben_access.can_post  # the shared copy is from before the closing ...
+    # ... and counts as read when it was: Ben's socket reads again when that copy
+    # is ACCESS_REFRESH old, not ACCESS_REFRESH after Ben's own refresh.
+    with CaptureQueriesContext(connection) as again:
+        ben_access = _access_at(
+            refresh + chat.ACCESS_REFRESH,
+            user_id=ben.pk,
+            group_id=group.pk,
+            previous=ben_access,
+        )
+    assert _group_reads(again) == 1
+    assert ben_access.can_post is False
+    # A socket's first access (by slug) reads the group itself.
+    with CaptureQueriesContext(connection) as connecting:
+        _access_at(refresh + chat.ACCESS_REFRESH + 1, user_id=ana.pk, slug=group.slug)
+    assert _group_reads(connecting) == 1
+
+
+def test_the_shared_groups_hold_only_the_groups_in_use(room):
+    other = make_group()
+    member = add_member(other, UserFactory())
+    _access_at(1000.0, user_id=room["ana"].pk, slug=room["group"].slug)
+    _access_at(1000.0 + chat.ACCESS_REFRESH, user_id=member.pk, slug=other.slug)
+    assert set(chat._groups) == {other.pk}
+
+
 def test_the_rate_limit_refuses_a_flood_then_lets_the_sender_write_again(room, settings):
     settings.CHAT_RATE_LIMIT = (3, 10)
     start = 1_000_000.0
