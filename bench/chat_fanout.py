@@ -27,8 +27,12 @@ Each client is a real WebSocket connection held by this process. Senders are
 picked at random at a steady total rate; every message is expected by every
 member of its group, on both servers. Prints delivery latency (p50, p99, max,
 from send to receipt, measured by this process's clock), messages lost,
-duplicates and the servers' resident memory, with ratios to the baseline. Not a
-test: nothing here asserts a time.
+duplicates and the servers' resident memory, with ratios to the baseline; then
+the portal's deliveries later than 50 ms grouped into episodes (sends less than
+100 ms apart): when each began, how many it delayed, through and from which
+server, and whether this process's own event loop stalled or collected
+meanwhile (a late delivery measured during such a stall is the client's, not
+the server's). Not a test: nothing here asserts a time.
 """
 
 import argparse
