@@ -27,6 +27,14 @@ def is_secretariat(user) -> bool:
     return cached
 
 
+def secretariat_remember(user, *, in_group: bool) -> bool:
+    """Keep on ``user`` whether they count as secretariat, given whether they are in
+    the Secretariat group (which the caller's own query read): superusers count too.
+    ``is_secretariat`` then asks no query for this object."""
+    user._is_secretariat = user.is_superuser or bool(in_group)
+    return user._is_secretariat
+
+
 @rules.predicate
 def has_mfa(user) -> bool:
     if not getattr(user, "is_authenticated", False):

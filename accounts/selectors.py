@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from .models import User
+from .rules import secretariat_remember
 
 
 def directory_search(*, q: str = "", country: str = "", expertise=None) -> QuerySet[User]:
@@ -47,5 +48,5 @@ def active_user_with_role(pk: int) -> User | None:
         .first()
     )
     if user is not None:
-        user._is_secretariat = user.is_superuser or user.in_secretariat
+        secretariat_remember(user, in_group=user.in_secretariat)
     return user

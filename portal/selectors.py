@@ -113,6 +113,8 @@ def navigation_facts(user) -> tuple[bool, int]:
         )
         in_group, unread = cursor.fetchone()
     if cached[0] is None:
-        user._is_secretariat = user.is_superuser or bool(in_group)
+        from accounts.rules import secretariat_remember
+
+        secretariat_remember(user, in_group=in_group)
     user._unread_notifications = unread
     return user._is_secretariat, unread

@@ -11,6 +11,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import User
 from documents.services import document_bin
 from groups import chat
 from groups.models import ChatMessage, ChatMessageEdit, ChatReadMarker, Membership
@@ -143,7 +144,7 @@ def test_a_socket_keeps_its_user_and_group_for_a_while_then_reads_them_again(roo
     group, ana = room["group"], room["ana"]
     first = _access_at(1000.0, user_id=ana.pk, slug=group.slug)
     assert first.can_post
-    ana.__class__.objects.filter(pk=ana.pk).update(full_name="Ana Renamed")
+    User.objects.filter(pk=ana.pk).update(full_name="Ana Renamed")
     group_close(actor=make_secretariat(UserFactory()), group=group, reason="Work finished.")
     later = _access_at(
         1000.0 + chat.ACCESS_REFRESH - 1, user_id=ana.pk, group_id=group.pk, previous=first
@@ -155,7 +156,7 @@ def test_a_socket_keeps_its_user_and_group_for_a_while_then_reads_them_again(roo
     )
     assert fresh.user.full_name == "Ana Renamed"
     assert fresh.can_post is False  # the group was closed: read-only
-    ana.__class__.objects.filter(pk=ana.pk).update(is_active=False)
+    User.objects.filter(pk=ana.pk).update(is_active=False)
     assert (
         _access_at(
             1000.0 + 2 * chat.ACCESS_REFRESH, user_id=ana.pk, group_id=group.pk, previous=fresh
